@@ -1,0 +1,5 @@
+export * from './common.js';
+export * from './deadletter.js';
+export * from './finding.js';
+export * from './policy.js';
+export * from './trap.js';
