@@ -1,0 +1,410 @@
+import { hostname } from 'node:os';
+import { type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg, jetstream } from '@nats-io/jetstream';
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
+import { type Context, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ConsumerDefinition, MessageValidator, Subjects } from '@vmi/contracts';
+import type { Static, TSchema } from 'typebox';
+import { errorRecord, isPermanentError, publishDeadLetter } from './deadletter.js';
+import { ensureConsumer } from './jetstream.js';
+import type { Logger } from './logger.js';
+import { extractTraceContext, getMeter, withSpan } from './telemetry.js';
+
+/** What a handler learns about the message besides its validated body. */
+export interface MessageContext {
+  readonly subject: string;
+  readonly streamSequence: number;
+  /** 1 on first delivery, more on redelivery. */
+  readonly deliveryCount: number;
+  readonly headers: MsgHdrs | undefined;
+  /** The trace context the message carried (parent for spans about this message). */
+  readonly traceContext: Context;
+  readonly logger: Logger;
+  /** Resets the ack timer for a handler that runs long. */
+  working(): void;
+}
+
+export interface ConsumerStats {
+  /** Handled and acked. */
+  processed: number;
+  /** Handler failures sent back for redelivery. */
+  failed: number;
+  /** Sent to the dead-letter subject and acked. */
+  deadLettered: number;
+  inFlight: number;
+}
+
+export interface ConsumerHandle {
+  readonly name: string;
+  readonly stats: Readonly<ConsumerStats>;
+  /** Stops fetching, waits for in-flight messages to finish and be acked. Idempotent. */
+  stop(): Promise<void>;
+}
+
+interface CommonOptions<T extends TSchema> {
+  nc: NatsConnection;
+  consumer: ConsumerDefinition;
+  validator: MessageValidator<T>;
+  logger: Logger;
+  /** Builds the dead-letter subject (the prefix in use). */
+  subjects: Subjects;
+  /** `host` of dead-letter records; the machine's name by default. */
+  hostName?: string;
+  /** Delay before redelivery after a failure, by delivery count. Default: 0.5 s doubling, at most 30 s. */
+  retryDelayMs?: (deliveryCount: number) => number;
+  /** Create or update the durable consumer first (default true). */
+  ensure?: boolean;
+  /** How long one pull waits for messages (JetStream minimum 1000 ms). */
+  fetchExpiresMs?: number;
+}
+
+export interface RunConsumerOptions<T extends TSchema> extends CommonOptions<T> {
+  handler: (value: Static<T>, ctx: MessageContext) => Promise<void>;
+  /** Messages handled at once (default 16). */
+  concurrency?: number;
+}
+
+export interface BatchItem<T extends TSchema> {
+  value: Static<T>;
+  ctx: MessageContext;
+}
+
+export interface RunBatchConsumerOptions<T extends TSchema> extends CommonOptions<T> {
+  /** Gets every valid message of one pull; all are acked when it resolves, all retried when it throws. */
+  handler: (batch: BatchItem<T>[]) => Promise<void>;
+  /** Most messages per batch (default 256). */
+  batchSize?: number;
+}
+
+const defaultRetryDelay = (deliveries: number) => Math.min(30_000, 500 * 2 ** Math.max(0, deliveries - 1));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+/** The parts both loops share: validation, dead letters, retries, counters and the fetch loop. */
+class ConsumerCore<T extends TSchema> {
+  readonly stats: ConsumerStats = { processed: 0, failed: 0, deadLettered: 0, inFlight: 0 };
+  readonly js: JetStreamClient;
+  readonly log: Logger;
+  readonly name: string;
+  running = true;
+  current: ConsumerMessages | undefined;
+  private readonly counter = getMeter().createCounter('vmi.consumer.messages', {
+    description: 'Messages taken from a durable consumer, by outcome',
+  });
+  private readonly where: { stream: string; consumer: string; hostName: string };
+
+  constructor(readonly options: CommonOptions<T>) {
+    this.js = jetstream(options.nc);
+    this.name = `${options.consumer.stream}/${options.consumer.durable_name}`;
+    this.log = options.logger.child({ consumer: this.name });
+    this.where = { stream: options.consumer.stream, consumer: options.consumer.durable_name, hostName: options.hostName ?? hostname() };
+  }
+
+  async open(): Promise<Consumer> {
+    if (this.options.ensure !== false) await ensureConsumer(this.options.nc, this.options.consumer);
+    return this.js.consumers.get(this.options.consumer.stream, this.options.consumer.durable_name);
+  }
+
+  private count(outcome: string, n = 1) {
+    this.counter.add(n, { consumer: this.name, outcome });
+  }
+
+  context(m: JsMsg, traceContext: Context): MessageContext {
+    return {
+      subject: m.subject,
+      streamSequence: m.info.streamSequence,
+      deliveryCount: m.info.deliveryCount,
+      headers: m.headers,
+      traceContext,
+      logger: this.log,
+      working: () => m.working(),
+    };
+  }
+
+  /** Keeps a long-running message from being redelivered while it is still being handled. */
+  keepAlive(messages: JsMsg[]): NodeJS.Timeout {
+    const every = Math.max(1000, Math.floor(this.options.consumer.ack_wait / 1e6 / 2));
+    const t = setInterval(() => {
+      for (const m of messages) m.working();
+    }, every);
+    t.unref();
+    return t;
+  }
+
+  /** Validates a message; on failure it is dead-lettered (and acked) and null returned. */
+  async decode(m: JsMsg): Promise<Static<T> | null> {
+    try {
+      return this.options.validator.decode(m.data);
+    } catch (err) {
+      await this.deadLetter(m, err);
+      return null;
+    }
+  }
+
+  async deadLetter(m: JsMsg, err: unknown): Promise<void> {
+    const record = errorRecord(err);
+    try {
+      await publishDeadLetter(this.js, this.options.subjects, m, err, this.where);
+      m.ack();
+      this.stats.deadLettered++;
+      this.count('dead-lettered');
+      this.log.warn({ subject: m.subject, seq: m.info.streamSequence, error: record }, 'message dead-lettered');
+    } catch (publishErr) {
+      // The dead-letter stream is unreachable: keep the message rather than lose it.
+      this.stats.failed++;
+      this.count('failed');
+      this.log.error(
+        { err: publishErr, subject: m.subject, seq: m.info.streamSequence, error: record },
+        'dead letter not published; message kept for redelivery',
+      );
+      m.nak(this.retryDelay(m));
+    }
+  }
+
+  retryDelay(m: JsMsg): number {
+    return (this.options.retryDelayMs ?? defaultRetryDelay)(m.info.deliveryCount);
+  }
+
+  /** A handler failed for this message: retry it, or dead-letter it when no retry can help. */
+  async failed(m: JsMsg, err: unknown): Promise<void> {
+    const maxDeliver = this.options.consumer.max_deliver;
+    const lastTry = maxDeliver > 0 && m.info.deliveryCount >= maxDeliver;
+    if (isPermanentError(err) || lastTry) {
+      await this.deadLetter(m, err);
+      return;
+    }
+    this.stats.failed++;
+    this.count('failed');
+    this.log.warn(
+      { err, subject: m.subject, seq: m.info.streamSequence, deliveries: m.info.deliveryCount },
+      'handler failed; message will be redelivered',
+    );
+    m.nak(this.retryDelay(m));
+  }
+
+  processed(n = 1) {
+    this.stats.processed += n;
+    this.count('processed', n);
+  }
+
+  /** One pull of at most `max` messages; each is passed to `onMessage` as it arrives. */
+  async pull(consumer: Consumer, max: number, onMessage: (m: JsMsg) => void): Promise<void> {
+    const iter = await consumer.fetch({ max_messages: max, expires: Math.max(1000, this.options.fetchExpiresMs ?? 1000) });
+    this.current = iter;
+    if (!this.running) iter.stop();
+    try {
+      for await (const m of iter) {
+        // Arrived after stop: hand it straight back so another instance (or the restart) takes it.
+        if (!this.running) m.nak();
+        else onMessage(m);
+      }
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  async pullError(err: unknown): Promise<void> {
+    if (!this.running) return;
+    this.log.warn({ err }, 'pull failed; retrying');
+    await sleep(1000);
+  }
+
+  haltFetching() {
+    this.running = false;
+    this.current?.stop();
+  }
+
+  /** Acks are fire-and-forget publishes: a flush makes sure the server has them before we go. */
+  async flush(): Promise<void> {
+    if (!this.options.nc.isClosed()) await this.options.nc.flush().catch(() => undefined);
+  }
+}
+
+function markError(span: Span, err: unknown) {
+  span.recordException(err instanceof Error ? err : String(err));
+  span.setStatus({ code: SpanStatusCode.ERROR, message: errorRecord(err).code });
+}
+
+function messageAttributes(m: JsMsg, def: ConsumerDefinition) {
+  return {
+    'messaging.system': 'nats',
+    'messaging.operation.type': 'process',
+    'messaging.destination.name': m.subject,
+    'messaging.consumer.group.name': def.durable_name,
+    'messaging.message.id': m.headers?.get('Nats-Msg-Id') ?? '',
+    'messaging.nats.stream_sequence': m.info.streamSequence,
+    'messaging.nats.delivery_count': m.info.deliveryCount,
+  };
+}
+
+/**
+ * Runs a durable pull consumer: each message is validated, handled inside a span that continues
+ * the publisher's trace, and acked. A handler error retries the message after a delay; a message
+ * that can never be processed (bad JSON, failed validation, a 400-class VmiError, or the last
+ * allowed delivery failing) goes to the dead-letter subject with its error and is acked, and the
+ * consumer carries on.
+ */
+export async function runConsumer<T extends TSchema>(options: RunConsumerOptions<T>): Promise<ConsumerHandle> {
+  const core = new ConsumerCore(options);
+  const consumer = await core.open();
+  const concurrency = Math.max(1, options.concurrency ?? 16);
+  const inflight = new Set<Promise<void>>();
+
+  const handle = async (m: JsMsg): Promise<void> => {
+    const parent = extractTraceContext(m.headers, ROOT_CONTEXT);
+    await withSpan(
+      `${options.consumer.stream} process`,
+      async (span) => {
+        const value = await core.decode(m);
+        if (value === null) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: 'dead-lettered' });
+          return;
+        }
+        const timer = core.keepAlive([m]);
+        try {
+          await options.handler(value, core.context(m, trace.setSpan(parent, span)));
+          m.ack();
+          core.processed();
+        } catch (err) {
+          markError(span, err);
+          await core.failed(m, err);
+        } finally {
+          clearInterval(timer);
+        }
+      },
+      { parent, kind: SpanKind.CONSUMER, attributes: messageAttributes(m, options.consumer) },
+    ).catch((err: unknown) => core.log.error({ err }, 'message handling failed unexpectedly'));
+  };
+
+  const loop = (async () => {
+    while (core.running) {
+      while (inflight.size >= concurrency && core.running) await Promise.race(inflight);
+      if (!core.running) break;
+      try {
+        await core.pull(consumer, concurrency - inflight.size, (m) => {
+          core.stats.inFlight++;
+          const p: Promise<void> = handle(m).finally(() => {
+            core.stats.inFlight--;
+            inflight.delete(p);
+          });
+          inflight.add(p);
+        });
+      } catch (err) {
+        await core.pullError(err);
+      }
+    }
+  })();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    name: core.name,
+    stats: core.stats,
+    stop() {
+      stopping ??= (async () => {
+        core.haltFetching();
+        await loop;
+        await Promise.allSettled([...inflight]);
+        await core.flush();
+        core.log.info({ stats: core.stats }, 'consumer stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * Like {@link runConsumer}, but the handler gets every valid message of one pull at once (for
+ * batched database inserts). Batches run one after another, in stream order.
+ */
+export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsumerOptions<T>): Promise<ConsumerHandle> {
+  const core = new ConsumerCore(options);
+  const consumer = await core.open();
+  const batchSize = Math.max(1, options.batchSize ?? 256);
+
+  const handleOne = async (item: BatchItem<T>): Promise<void> => {
+    const m = messages.get(item.ctx.streamSequence);
+    if (m === undefined) return;
+    try {
+      await options.handler([item]);
+      m.ack();
+      core.processed();
+    } catch (err) {
+      await core.failed(m, err);
+    }
+  };
+  let messages = new Map<number, JsMsg>();
+
+  const handleBatch = async (batch: JsMsg[]): Promise<void> => {
+    messages = new Map(batch.map((m) => [m.info.streamSequence, m]));
+    const items: BatchItem<T>[] = [];
+    const accepted: JsMsg[] = [];
+    const links: Link[] = [];
+    for (const m of batch) {
+      const value = await core.decode(m);
+      if (value === null) continue;
+      const traceContext = extractTraceContext(m.headers, ROOT_CONTEXT);
+      const sc = trace.getSpanContext(traceContext);
+      if (sc !== undefined) links.push({ context: sc });
+      items.push({ value, ctx: core.context(m, traceContext) });
+      accepted.push(m);
+    }
+    if (items.length === 0) return;
+    const timer = core.keepAlive(accepted);
+    try {
+      await withSpan(`${options.consumer.stream} process batch`, () => options.handler(items), {
+        parent: ROOT_CONTEXT,
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.batch.message_count': items.length,
+          'messaging.consumer.group.name': options.consumer.durable_name,
+        },
+        links,
+      });
+      for (const m of accepted) m.ack();
+      core.processed(accepted.length);
+    } catch (err) {
+      if (isPermanentError(err) && items.length > 1) {
+        // One bad message must not sink the good ones: retry each alone, so only it is dead-lettered.
+        for (const item of items) await handleOne(item);
+      } else {
+        for (const m of accepted) await core.failed(m, err);
+      }
+    } finally {
+      clearInterval(timer);
+    }
+  };
+
+  let current: Promise<void> | undefined;
+  const loop = (async () => {
+    while (core.running) {
+      const messages: JsMsg[] = [];
+      try {
+        await core.pull(consumer, batchSize, (m) => {
+          messages.push(m);
+        });
+      } catch (err) {
+        await core.pullError(err);
+      }
+      if (messages.length === 0) continue;
+      core.stats.inFlight = messages.length;
+      current = handleBatch(messages).catch((err: unknown) => core.log.error({ err }, 'batch handling failed unexpectedly'));
+      await current;
+      core.stats.inFlight = 0;
+    }
+  })();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    name: core.name,
+    stats: core.stats,
+    stop() {
+      stopping ??= (async () => {
+        core.haltFetching();
+        await loop;
+        await current;
+        await core.flush();
+        core.log.info({ stats: core.stats }, 'consumer stopped');
+      })();
+      return stopping;
+    },
+  };
+}
