@@ -1,2 +1,3 @@
 export { CoreErrors } from './core.js';
+export { GuestErrors } from './guest.js';
 export { defineErrors, type ErrorDefinition, isVmiError, VmiError, type VmiErrorOptions } from './vmi-error.js';
