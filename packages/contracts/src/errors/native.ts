@@ -1,0 +1,29 @@
+import { defineErrors } from './vmi-error.js';
+
+/**
+ * Errors of the native core (@vmi/native-core): guest memory, page walks, hashing, guarded copy and
+ * the trap engine. The C++ side throws the same codes (native/common/native_error.h); the facade
+ * turns them into these entries.
+ */
+export const NativeErrors = defineErrors('VMI_ERR_NATIVE', {
+  ADDON_LOAD: { status: 500, message: 'The native addon could not be loaded' },
+  BAD_ARGUMENT: { status: 400, message: 'Invalid argument to a native function' },
+  BAD_HANDLE: { status: 400, message: 'Not a native handle of the expected kind' },
+  CLOSED: { status: 409, message: 'The native object is closed' },
+  OPEN_FAILED: { status: 500, message: 'Could not open or map a file' },
+  FILE_TRUNCATED: { status: 500, message: 'The mapped file is shorter than its mapping' },
+  READ_ONLY: { status: 409, message: 'The mapping is read-only' },
+  OUT_OF_RANGE: { status: 416, message: 'Address is outside guest memory' },
+  UNMAPPED: { status: 404, message: 'Virtual address is not mapped' },
+  NON_CANONICAL: { status: 400, message: 'Virtual address is not canonical' },
+  BAD_PAGE_TABLE: { status: 422, message: 'Malformed guest page table' },
+  BAD_GENERATION_TABLE: { status: 422, message: 'Malformed write-generation table' },
+  GUARD_UNAVAILABLE: { status: 503, message: 'The requested copy guard is not available' },
+  TORN_COPY: { status: 409, message: 'Guest writes kept tearing the copy' },
+  HASH_FAILED: { status: 500, message: 'Hashing failed' },
+  PAUSE_FAILED: { status: 502, message: 'Pausing or resuming the guest failed' },
+  RSP_PROTOCOL: { status: 502, message: 'GDB remote serial protocol violation' },
+  RSP_CHECKSUM: { status: 502, message: 'GDB remote serial protocol checksum mismatch' },
+  OUT_OF_MEMORY: { status: 500, message: 'Native allocation failed' },
+  INTERNAL: { status: 500, message: 'Internal native error' },
+});
