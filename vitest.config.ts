@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 // Tests import workspace packages from source through the `source` export condition, so no build
-// is needed between an edit and a test run.
+// is needed between an edit and a test run. No `module` condition: some packages (OpenTelemetry)
+// point it at bundler-only builds that Node cannot load.
 export default defineConfig({
-  resolve: { conditions: ['source', 'import', 'module', 'node', 'default'] },
-  ssr: { resolve: { conditions: ['source', 'import', 'module', 'node', 'default'] } },
+  resolve: { conditions: ['source', 'import', 'node', 'default'] },
+  ssr: { resolve: { conditions: ['source', 'import', 'node', 'default'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'test/src/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],
