@@ -1,6 +1,8 @@
 /** @vmi/contracts: the single source of truth for what crosses a process boundary. */
 export * from './errors/index.js';
+export { type BadExample, EXAMPLES, type SchemaExamples } from './examples/index.js';
 export * from './ids.js';
+export * from './make-message.js';
 export * from './registry.js';
 export * from './schemas/index.js';
 export * from './streams.js';

@@ -1,4 +1,4 @@
 export { CoreErrors } from './core.js';
 export { GuestErrors } from './guest.js';
 export { NativeErrors } from './native.js';
-export { defineErrors, type ErrorDefinition, isVmiError, VmiError, type VmiErrorOptions } from './vmi-error.js';
+export { allErrorDefinitions, defineErrors, type ErrorDefinition, isVmiError, VmiError, type VmiErrorOptions } from './vmi-error.js';

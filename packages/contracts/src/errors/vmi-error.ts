@@ -47,6 +47,14 @@ export function isVmiError(value: unknown, code?: string): value is VmiError {
   return value instanceof VmiError && (code === undefined || value.code === code);
 }
 
+/** Every entry any `defineErrors` call declared, in declaration order (duplicates included, so a test can find them). */
+const catalogue: ErrorDefinition[] = [];
+
+/** The whole error catalogue: every group that `errors/index.ts` loads. */
+export function allErrorDefinitions(): readonly ErrorDefinition[] {
+  return [...catalogue];
+}
+
 /** Declares a group of catalogue entries; keeps the literal codes visible to the type system. */
 export function defineErrors<const T extends Record<string, { status: number; message: string }>>(
   prefix: string,
@@ -54,7 +62,9 @@ export function defineErrors<const T extends Record<string, { status: number; me
 ): { readonly [K in keyof T & string]: ErrorDefinition & { readonly code: `${typeof prefix}_${K}` } } {
   const out: Record<string, ErrorDefinition> = {};
   for (const [key, value] of Object.entries(entries)) {
-    out[key] = Object.freeze({ code: `${prefix}_${key}`, status: value.status, message: value.message });
+    const def = Object.freeze({ code: `${prefix}_${key}`, status: value.status, message: value.message });
+    out[key] = def;
+    catalogue.push(def);
   }
   return Object.freeze(out) as never;
 }

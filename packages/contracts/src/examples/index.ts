@@ -1,0 +1,19 @@
+import type { SchemaKey } from '../registry.js';
+import { DEADLETTER_EXAMPLES } from './deadletter.js';
+import { FINDING_EXAMPLES } from './finding.js';
+import { POLICY_EXAMPLES } from './policy.js';
+import { TRAP_EXAMPLES } from './trap.js';
+import type { SchemaExamples } from './types.js';
+
+export { type BadExample, envelopeBadExamples, type SchemaExamples, withField, withoutField } from './types.js';
+
+/**
+ * A good and several bad examples for each schema in SCHEMAS, by the same key. The schema tests
+ * fail for a schema without examples here; add a file per schema domain and spread it in.
+ */
+export const EXAMPLES: { readonly [K in SchemaKey]?: SchemaExamples<K> } = {
+  ...TRAP_EXAMPLES,
+  ...FINDING_EXAMPLES,
+  ...DEADLETTER_EXAMPLES,
+  ...POLICY_EXAMPLES,
+};
