@@ -10,12 +10,31 @@
   },
   "targets": [
     {
+      # The RTM intrinsics need -mrtm, which lets the compiler emit TSX instructions anywhere in the
+      # unit; keeping them in their own library means only code the probe selected at run time uses them.
+      "target_name": "vmi_rtm",
+      "type": "static_library",
+      "sources": ["native/copy/rtm_copy.cc"],
+      "cflags_cc": ["-mrtm"]
+    },
+    {
       "target_name": "vmi_native",
+      "dependencies": ["vmi_rtm"],
       "sources": [
         "native/addon.cc",
         "native/common/errors.cc",
         "native/common/args.cc",
         "native/common/fault_guard.cc",
+        "native/memory/guest_memory.cc",
+        "native/memory/page_walk.cc",
+        "native/memory/memory_binding.cc",
+        "native/hash/sha256.cc",
+        "native/hash/hash_binding.cc",
+        "native/probe/probe.cc",
+        "native/probe/probe_binding.cc",
+        "native/copy/guarded_copy.cc",
+        "native/copy/copy_binding.cc",
+        "native/copy/generation_binding.cc",
         # The trap engine's sources: every .cc under native/traps, so that directory can grow freely.
         "<!@(node -p \"require('fs').readdirSync('native/traps', { recursive: true }).filter((f) => f.endsWith('.cc')).map((f) => 'native/traps/' + f).join(' ')\")"
       ],

@@ -6,11 +6,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sanitize = process.argv.includes('--sanitize');
+// Incremental by default (configure re-reads the source lists, make rebuilds what changed).
+const clean = process.argv.includes('--clean');
 const require = createRequire(import.meta.url);
 const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
 
@@ -25,9 +28,9 @@ if (sanitize) {
   // node-gyp always builds into <dir>/build, so the instrumented build gets a directory of its own
   // whose sources are links back to the package.
   workDir = join(packageDir, 'build-asan');
-  rmSync(workDir, { recursive: true, force: true });
   mkdirSync(workDir, { recursive: true });
   for (const entry of ['binding.gyp', 'native', 'shim', 'node_modules']) {
+    rmSync(join(workDir, entry), { recursive: true, force: true });
     symlinkSync(join(packageDir, entry), join(workDir, entry));
   }
   const flags = '-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g';
@@ -37,5 +40,11 @@ if (sanitize) {
 }
 
 const jobs = String(Math.max(1, Math.min(4, Number(env.VMI_BUILD_JOBS ?? 2))));
-const result = spawnSync(process.execPath, [nodeGyp, 'rebuild', '--jobs', jobs], { cwd: workDir, env, stdio: 'inherit' });
+const gypArgs = [nodeGyp, ...(clean ? ['rebuild'] : ['configure', 'build']), '--jobs', jobs];
+// Builds of the same directory must not overlap (one would delete the other's objects): serialise
+// them with flock(1) on a lock named after the directory.
+const lockName = `vmi-native-build-${Buffer.from(workDir).toString('base64url').slice(-40)}.lock`;
+const hasFlock = spawnSync('flock', ['--version'], { stdio: 'ignore' }).status === 0;
+const [command, commandArgs] = hasFlock ? ['flock', [join(tmpdir(), lockName), process.execPath, ...gypArgs]] : [process.execPath, gypArgs];
+const result = spawnSync(command, commandArgs, { cwd: workDir, env, stdio: 'inherit' });
 process.exit(result.status ?? 1);

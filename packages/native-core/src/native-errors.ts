@@ -28,10 +28,13 @@ export function callNative<T>(fn: () => T): T {
   }
 }
 
-/** Awaits an asynchronous native call, rethrowing its errors as VmiError. */
-export async function awaitNative<T>(promise: Promise<T>): Promise<T> {
+/**
+ * Awaits an asynchronous native call, rethrowing its errors as VmiError. Pass a function to have a
+ * synchronous throw (bad arguments, a closed handle) converted as well.
+ */
+export async function awaitNative<T>(work: Promise<T> | (() => Promise<T>)): Promise<T> {
   try {
-    return await promise;
+    return await (typeof work === 'function' ? work() : work);
   } catch (error) {
     throw fromNative(error);
   }

@@ -12,8 +12,7 @@ declare const handleKind: unique symbol;
 /** An opaque native object (a type-tagged external). Using a closed one fails with VMI_ERR_NATIVE_CLOSED. */
 export type NativeHandle<Kind extends string> = { readonly [handleKind]: Kind };
 
-// biome-ignore lint/complexity/noBannedTypes: members are added per area below.
-export type NativeAddon = {};
+export type NativeAddon = CoreAddon;
 
 /** Where the addon is looked for: an explicit override (e.g. an instrumented build), then the normal build. */
 function addonPath(): string {
@@ -37,4 +36,109 @@ export function native(): NativeAddon {
     throw new VmiError(NativeErrors.ADDON_LOAD, cause instanceof Error ? cause.message : String(cause), { cause, details: { path } });
   }
   return loaded;
+}
+
+// --- guest memory, hashing, probe, guarded copy, generation table (native/{memory,hash,probe,copy}) ---
+
+export type GuestMemoryHandle = NativeHandle<'guest-memory'>;
+export type GenerationTableHandle = NativeHandle<'generation-table'>;
+
+export interface NativeLayoutRegion {
+  guestPhys: bigint;
+  fileOffset: bigint;
+  length: bigint;
+}
+
+export interface NativeMemoryInfo {
+  path: string;
+  fileSize: bigint;
+  writable: boolean;
+  /** Sorted by guestPhys; a single identity region when none was given. */
+  layout: NativeLayoutRegion[];
+}
+
+export interface NativeTranslation {
+  phys: bigint;
+  pageSize: number;
+  writable: boolean;
+  user: boolean;
+  noExecute: boolean;
+}
+
+export interface NativePhysRange {
+  phys: bigint;
+  length: number;
+}
+
+export interface NativeFeatures {
+  cpu: { vendor: string; model: string; cpuidRtm: boolean; kernelRtmFlag: boolean; rtm: boolean };
+  kernel: { release: string; version: [number, number, number]; pagemapScan: boolean };
+  userfaultfd: {
+    available: boolean;
+    via: 'dev' | 'syscall' | null;
+    error: string | null;
+    api: bigint;
+    featureBits: bigint;
+    ioctls: bigint;
+    features: string[];
+  };
+}
+
+export type NativeCopyGuard = 'rtm' | 'trap' | 'plain';
+
+export interface NativeCopyOutcome {
+  /** false: every attempt was disturbed and the buffers hold no valid copy. */
+  completed: boolean;
+  guard: NativeCopyGuard;
+  attempts: number;
+  aborts: number;
+  lastAbort: string | null;
+}
+
+export interface NativeGenerationSlot {
+  index: number;
+  physStart: bigint;
+  length: bigint;
+  gen: bigint;
+}
+
+export interface NativeGenerationState {
+  slotCount: number;
+  globalGen: bigint;
+  /** Slots in use (length > 0). */
+  slots: NativeGenerationSlot[];
+}
+
+export interface CoreAddon {
+  memoryOpen(path: string, writable: boolean, layout: NativeLayoutRegion[] | null): GuestMemoryHandle;
+  memoryClose(memory: GuestMemoryHandle): void;
+  memoryInfo(memory: GuestMemoryHandle): NativeMemoryInfo;
+  memoryReadPhys(memory: GuestMemoryHandle, phys: bigint, length: number): Buffer;
+  memoryReadPhysAsync(memory: GuestMemoryHandle, phys: bigint, length: number): Promise<Buffer>;
+  memoryWritePhys(memory: GuestMemoryHandle, phys: bigint, data: Buffer): void;
+  memoryTranslate(memory: GuestMemoryHandle, cr3: bigint, va: bigint, levels: 4 | 5): NativeTranslation;
+  memoryReadVirt(memory: GuestMemoryHandle, cr3: bigint, va: bigint, length: number, levels: 4 | 5): Buffer;
+  memoryReadVirtAsync(memory: GuestMemoryHandle, cr3: bigint, va: bigint, length: number, levels: 4 | 5): Promise<Buffer>;
+  /** One SHA-256 over the concatenation of the ranges, read straight from the mapping. */
+  memoryHashPhys(memory: GuestMemoryHandle, ranges: NativePhysRange[]): Promise<Buffer>;
+  hashSha256(data: Buffer): Promise<Buffer>;
+  hashSha256Sync(data: Buffer): Buffer;
+  probeFeatures(): NativeFeatures;
+  /** Fills `buffers` (one per range, same length). An exhausted retry budget resolves with completed=false. */
+  copyGuarded(
+    memory: GuestMemoryHandle,
+    ranges: NativePhysRange[],
+    buffers: Buffer[],
+    guard: NativeCopyGuard,
+    table: GenerationTableHandle | null,
+    maxAttempts: number,
+    retryDelayUs: number,
+  ): Promise<NativeCopyOutcome>;
+  genCreate(path: string, slots: number): GenerationTableHandle;
+  genOpen(path: string, writable: boolean): GenerationTableHandle;
+  genClose(table: GenerationTableHandle): void;
+  genSetSlot(table: GenerationTableHandle, slot: number, physStart: bigint, length: bigint): void;
+  /** Returns how many slots the write overlapped. */
+  genRecordWrite(table: GenerationTableHandle, phys: bigint, length: bigint): number;
+  genRead(table: GenerationTableHandle): NativeGenerationState;
 }
