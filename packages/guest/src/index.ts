@@ -1,1 +1,17 @@
-export {};
+/** @vmi/guest: the test and demo guest: image builder (kernel, initramfs, attack module, symbol profile) and QEMU launcher. */
+export { type EnsureGuestImageOptions, ensureGuestImage } from './image/ensure-guest-image.js';
+export type { GuestImage, GuestImageFiles } from './image/guest-image.js';
+export { parseKallsyms } from './image/record-profile.js';
+export { killAllGuests, liveGuestCount } from './launcher/guest-registry.js';
+export { type ExecResult, Guest, type LaunchGuestOptions, launchGuest } from './launcher/launch-guest.js';
+export { BASE_KERNEL_ARGS, QEMU_BINARY, type QemuCommand, type QemuCommandOptions, qemuCommand } from './launcher/qemu-command.js';
+export { GuestJob, MAX_COMMAND_LENGTH } from './launcher/serial-console.js';
+export {
+  directMapAddress,
+  type GuestProfile,
+  GuestProfileSchema,
+  guestProfileValidator,
+  imageVirtToPhys,
+  loadGuestProfile,
+  symbolAddress,
+} from './profile/guest-profile.js';
