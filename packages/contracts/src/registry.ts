@@ -1,4 +1,18 @@
 import type { TSchema } from 'typebox';
+import {
+  AgentListReply,
+  AgentListRequest,
+  AgentPauseRequest,
+  AgentProtectReply,
+  AgentProtectRequest,
+  AgentStatsReply,
+  AgentUnprotectRequest,
+  BaselineRecord,
+  ProtectedGuestRecord,
+  ScannerScanReply,
+  ScannerScanRequest,
+  ScannerStatsReply,
+} from './schemas/control.js';
 import { DeadLetter } from './schemas/deadletter.js';
 import { Finding } from './schemas/finding.js';
 import { ProtectionPolicy } from './schemas/policy.js';
@@ -18,6 +32,18 @@ export const SCHEMAS = {
   verdict: Verdict,
   deadletter: DeadLetter,
   'protection-policy': ProtectionPolicy,
+  'agent-list-request': AgentListRequest,
+  'agent-list-reply': AgentListReply,
+  'agent-protect-request': AgentProtectRequest,
+  'agent-unprotect-request': AgentUnprotectRequest,
+  'agent-protect-reply': AgentProtectReply,
+  'agent-pause-request': AgentPauseRequest,
+  'agent-stats-reply': AgentStatsReply,
+  'scanner-scan-request': ScannerScanRequest,
+  'scanner-scan-reply': ScannerScanReply,
+  'scanner-stats-reply': ScannerStatsReply,
+  'protected-guest-record': ProtectedGuestRecord,
+  'baseline-record': BaselineRecord,
 } as const satisfies Record<string, TSchema>;
 
 export type SchemaKey = keyof typeof SCHEMAS;
@@ -32,4 +58,16 @@ export const validators = {
   verdict: compileValidator(Verdict),
   deadLetter: compileValidator(DeadLetter),
   policy: compileValidator(ProtectionPolicy),
+  agentListRequest: compileValidator(AgentListRequest),
+  agentListReply: compileValidator(AgentListReply),
+  agentProtectRequest: compileValidator(AgentProtectRequest),
+  agentUnprotectRequest: compileValidator(AgentUnprotectRequest),
+  agentProtectReply: compileValidator(AgentProtectReply),
+  agentPauseRequest: compileValidator(AgentPauseRequest),
+  agentStatsReply: compileValidator(AgentStatsReply),
+  scannerScanRequest: compileValidator(ScannerScanRequest),
+  scannerScanReply: compileValidator(ScannerScanReply),
+  scannerStatsReply: compileValidator(ScannerStatsReply),
+  protectedGuestRecord: compileValidator(ProtectedGuestRecord),
+  baselineRecord: compileValidator(BaselineRecord),
 } satisfies Record<string, MessageValidator<TSchema>>;

@@ -1,4 +1,6 @@
+export { AgentErrors } from './agent.js';
 export { CoreErrors } from './core.js';
 export { GuestErrors } from './guest.js';
 export { NativeErrors } from './native.js';
+export { ScannerErrors } from './scanner.js';
 export { allErrorDefinitions, defineErrors, type ErrorDefinition, isVmiError, VmiError, type VmiErrorOptions } from './vmi-error.js';

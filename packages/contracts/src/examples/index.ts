@@ -1,4 +1,5 @@
 import type { SchemaKey } from '../registry.js';
+import { CONTROL_EXAMPLES } from './control.js';
 import { DEADLETTER_EXAMPLES } from './deadletter.js';
 import { FINDING_EXAMPLES } from './finding.js';
 import { POLICY_EXAMPLES } from './policy.js';
@@ -13,6 +14,7 @@ export { type BadExample, envelopeBadExamples, type SchemaExamples, withField, w
  */
 export const EXAMPLES: { readonly [K in SchemaKey]?: SchemaExamples<K> } = {
   ...TRAP_EXAMPLES,
+  ...CONTROL_EXAMPLES,
   ...FINDING_EXAMPLES,
   ...DEADLETTER_EXAMPLES,
   ...POLICY_EXAMPLES,

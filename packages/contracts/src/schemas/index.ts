@@ -1,4 +1,5 @@
 export * from './common.js';
+export * from './control.js';
 export * from './deadletter.js';
 export * from './finding.js';
 export * from './policy.js';
