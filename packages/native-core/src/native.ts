@@ -12,7 +12,7 @@ declare const handleKind: unique symbol;
 /** An opaque native object (a type-tagged external). Using a closed one fails with VMI_ERR_NATIVE_CLOSED. */
 export type NativeHandle<Kind extends string> = { readonly [handleKind]: Kind };
 
-export type NativeAddon = CoreAddon;
+export type NativeAddon = CoreAddon & TrapsAddon;
 
 /** Where the addon is looked for: an explicit override (e.g. an instrumented build), then the normal build. */
 function addonPath(): string {
@@ -141,4 +141,93 @@ export interface CoreAddon {
   /** Returns how many slots the write overlapped. */
   genRecordWrite(table: GenerationTableHandle, phys: bigint, length: bigint): number;
   genRead(table: GenerationTableHandle): NativeGenerationState;
+}
+
+// --- trap engine (native/traps) -----------------------------------------------------------------
+
+export type TrapEngineHandle = NativeHandle<'trap-engine'>;
+
+/** Resolved trap engine configuration; empty strings and zeros mean "not used by this backend". */
+export interface NativeTrapConfig {
+  backend: 'gdbstub' | 'uffd';
+  mode: 'monitor' | 'enforce';
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  replyTimeoutMs: number;
+  ramPath: string;
+  ramLayout: { phys: bigint; fileOffset: bigint; length: bigint }[];
+  uffdSocket: string;
+  reprotectWindowUs: number;
+  watchdogMs: number;
+  queueCapacity: number;
+  batchMax: number;
+  generationPath: string;
+  generationSlots: number;
+}
+
+export interface NativeTrapEvent {
+  version: number;
+  kind: 'write' | 'protection-lost' | 'protection-restored';
+  backend: 'gdbstub' | 'uffd';
+  seq: bigint;
+  watchId: number;
+  address: bigint;
+  phys: bigint | null;
+  hitAddress: bigint;
+  oldBytes: Buffer;
+  newBytes: Buffer;
+  rip: bigint | null;
+  cr3: bigint | null;
+  vcpu: number | null;
+  stopNs: bigint;
+  deliverNs: bigint;
+  merged: boolean;
+  held: boolean;
+  detail: string;
+}
+
+export interface NativeTrapCounters {
+  stops: number;
+  resumes: number;
+  queued: number;
+  delivered: number;
+  backpressureWaits: number;
+  held: number;
+  protocolErrors: number;
+  unmatchedStops: number;
+  watchdogReleases: number;
+  rearms: number;
+  watches: number;
+  queueDepth: number;
+}
+
+export interface NativeRspFrame {
+  kind: 'ack' | 'nack' | 'packet' | 'notification';
+  /** Run-length expanded body. */
+  payload: Buffer;
+  /** The body with binary escapes undone, or null when it ends inside an escape. */
+  unescaped: Buffer | null;
+}
+
+export interface TrapsAddon {
+  trapsProbe(config: NativeTrapConfig): { backend: string; available: boolean; detail: string }[];
+  trapsOpen(config: NativeTrapConfig, onEvents: (events: NativeTrapEvent[]) => void): Promise<TrapEngineHandle>;
+  trapsWatch(engine: TrapEngineHandle, id: number, virt: bigint, phys: bigint, length: number): Promise<void>;
+  trapsUnwatch(engine: TrapEngineHandle, id: number): Promise<void>;
+  trapsArm(engine: TrapEngineHandle): Promise<void>;
+  trapsRelease(engine: TrapEngineHandle, seq: bigint, restore: boolean): Promise<void>;
+  /** Resolves with the events that were still queued. */
+  trapsClose(engine: TrapEngineHandle): Promise<NativeTrapEvent[]>;
+  trapsCounters(engine: TrapEngineHandle): NativeTrapCounters;
+  trapsDescribe(engine: TrapEngineHandle): string;
+  /** Test entry points of the RSP codec: decoding never throws, malformed input yields errors. */
+  rspDecodeForTest(data: Buffer, maxPacket: number, chunk: number): { frames: NativeRspFrame[]; errors: Error[] };
+  rspEncodeForTest(body: Buffer): Buffer;
+  rspStopReplyForTest(payload: Buffer): {
+    kind: 'signal' | 'exited' | 'terminated' | 'output';
+    signal: number;
+    watchAddress: bigint | null;
+    thread: number | null;
+  };
 }

@@ -3,6 +3,7 @@
 // batches through a thread-safe function.
 #include "traps/traps.h"
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 
@@ -33,6 +34,8 @@ struct Engine {
   bool closed = false;
   bool hook_installed = false;
 
+  ~Engine() { Shutdown(); }
+
   // Stops delivery first (a producer blocked on a full queue returns), then detaches.
   void Shutdown() {
     {
@@ -40,7 +43,7 @@ struct Engine {
       if (closed) return;
       closed = true;
     }
-    sink->Shutdown();
+    if (sink) sink->Shutdown();
     if (backend) backend->Close();
   }
 };
@@ -141,7 +144,6 @@ class OpenWorker : public PromiseWorker {
     engine_->hook_installed = true;
     return WrapHandle(env, engine_, kEngineKind);
   }
-  void Finally() {}
 
  private:
   std::shared_ptr<Engine> engine_;
@@ -313,7 +315,11 @@ Napi::Value RspDecode(const Napi::CallbackInfo& info) {
   traps::rsp::Decoder decoder(static_cast<size_t>(args::Count(info, 1, "maxPacket")));
   std::vector<traps::rsp::Frame> frames;
   std::vector<traps::rsp::RspError> errors;
-  decoder.Feed(data.Data(), data.Length(), &frames, &errors);
+  // Feeding in chunks exercises the decoder's state carried across socket reads.
+  const size_t chunk = std::max<size_t>(1, static_cast<size_t>(args::Count(info, 2, "chunk")));
+  for (size_t off = 0; off < data.Length(); off += chunk) {
+    decoder.Feed(data.Data() + off, std::min(chunk, data.Length() - off), &frames, &errors);
+  }
   Napi::Array f = Napi::Array::New(env, frames.size());
   for (size_t i = 0; i < frames.size(); ++i) {
     Napi::Object o = Napi::Object::New(env);
@@ -327,6 +333,12 @@ Napi::Value RspDecode(const Napi::CallbackInfo& info) {
     o.Set("kind", kind);
     o.Set("payload", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(frames[i].payload.data()),
                                                  frames[i].payload.size()));
+    std::string binary;
+    if (traps::rsp::Unescape(frames[i].payload, &binary)) {
+      o.Set("unescaped", env.Null());
+    } else {
+      o.Set("unescaped", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<const uint8_t*>(binary.data()), binary.size()));
+    }
     f.Set(static_cast<uint32_t>(i), o);
   }
   Napi::Array e = Napi::Array::New(env, errors.size());

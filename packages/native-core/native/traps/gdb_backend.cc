@@ -1,0 +1,797 @@
+// The gdbstub backend: write watchpoints through QEMU's GDB remote serial protocol server.
+//
+// One native I/O thread owns the connection. JavaScript never talks to the socket: operations are
+// queued as commands and applied by that thread, which interrupts a running guest first (QEMU
+// only accepts packets while the guest is stopped: the first byte sent to a running guest stops
+// it and is discarded). On a watch stop the thread records the event, refreshes shadow copies,
+// bumps write generations, queues the event (waiting while the queue is full) and only then lets
+// the vCPU go - or keeps it stopped until Release() in enforce mode.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "event_sink.h"
+#include "gdb_warden.h"
+#include "generation_writer.h"
+#include "ram_view.h"
+#include "rsp_codec.h"
+#include "trap_backend.h"
+
+namespace vmi::traps {
+
+namespace {
+
+constexpr uint64_t kChunk = 4096;  // longest watchpoint QEMU accepts under TCG; chunks never cross a page
+constexpr int kRegRip = 0x10;
+constexpr int kRegCr3 = 0x1d;
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+class GdbBackend final : public TrapBackend {
+ public:
+  GdbBackend(const BackendConfig& config, EventSink* sink) : config_(config), sink_(sink) {}
+  ~GdbBackend() override {
+    Close();
+    if (wake_fd_ >= 0) close(wake_fd_);
+  }
+
+  Status Watch(const WatchSpec& spec) override {
+    Command c(Command::Kind::kWatch);
+    c.spec = spec;
+    return Submit(std::move(c));
+  }
+  Status Unwatch(uint32_t id) override {
+    Command c(Command::Kind::kUnwatch);
+    c.id = id;
+    return Submit(std::move(c));
+  }
+  Status Arm() override { return Submit(Command(Command::Kind::kArm)); }
+  Status Release(uint64_t seq, bool restore) override {
+    Command c(Command::Kind::kRelease);
+    c.seq = seq;
+    c.restore = restore;
+    return Submit(std::move(c));
+  }
+  Status Close() override {
+    std::lock_guard<std::mutex> close_lock(close_mu_);
+    if (thread_.joinable()) {
+      Status s = Submit(Command(Command::Kind::kClose));
+      thread_.join();
+      (void)s;
+    }
+    if (sock_ >= 0) {
+      close(sock_);
+      sock_ = -1;
+    }
+    // Without a clean detach (the consumer vanished mid-stop, the link failed) the warden still
+    // holds the connection: letting it go without the quit byte makes it detach for us.
+    if (detached_) {
+      DismissWarden(&warden_);
+    } else {
+      AbandonToWarden(&warden_);
+    }
+    return Status::Ok();
+  }
+
+  Counters GetCounters() override {
+    Counters c;
+    c.stops = stops_.load();
+    c.resumes = resumes_.load();
+    c.queued = sink_->queued();
+    c.delivered = sink_->delivered();
+    c.backpressure_waits = sink_->backpressure_waits();
+    c.held = held_count_.load();
+    c.protocol_errors = protocol_errors_.load();
+    c.unmatched_stops = unmatched_stops_.load();
+    c.watches = watch_count_.load();
+    return c;
+  }
+
+  std::string Describe() override { return describe_; }
+
+ private:
+  struct Command {
+    enum class Kind { kWatch, kUnwatch, kArm, kRelease, kClose } kind;
+    explicit Command(Kind k) : kind(k) {}
+    WatchSpec spec;
+    uint32_t id = 0;
+    uint64_t seq = 0;
+    bool restore = false;
+    std::promise<Status> done;
+  };
+
+  struct WatchState {
+    WatchSpec spec;
+    std::vector<uint8_t> shadow;
+    std::vector<std::pair<uint64_t, uint64_t>> chunks;  // virtual start, length
+    int gen_slot = -1;
+  };
+
+  struct Held {
+    uint64_t seq = 0;
+    uint64_t virt = 0;
+    uint64_t phys = 0;
+    std::vector<uint8_t> old_bytes;
+  };
+
+  Status Submit(Command&& c) {
+    std::future<Status> f = c.done.get_future();
+    {
+      std::lock_guard<std::mutex> lock(cmd_mu_);
+      if (closed_) return Status::Error(TrapStatus::kClosed, "trap backend is closed");
+      commands_.push_back(std::move(c));
+    }
+    uint64_t one = 1;
+    ssize_t w = write(wake_fd_, &one, sizeof one);
+    (void)w;
+    return f.get();
+  }
+
+  // --- link -------------------------------------------------------------------------------
+  Status SendRaw(const std::string& raw) {
+    const char* p = raw.data();
+    size_t left = raw.size();
+    while (left > 0) {
+      ssize_t n = send(sock_, p, left, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Status::Error(TrapStatus::kClosed, "gdbstub connection lost while sending");
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    return Status::Ok();
+  }
+
+  Status SendPacket(const std::string& body, const char* prefix = "") {
+    last_packet_ = rsp::EncodePacket(body);
+    return SendRaw(prefix + last_packet_);
+  }
+
+  // Reads what is available (waiting up to timeout_ms for the first byte), acknowledges packets
+  // and moves them to the inbox. A nack makes us resend our last packet.
+  Status Pump(int timeout_ms) {
+    pollfd p{sock_, POLLIN, 0};
+    int r;
+    do {
+      r = poll(&p, 1, timeout_ms);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return Status::Error(TrapStatus::kIo, "poll failed: " + std::string(strerror(errno)));
+    if (r == 0) return Status::Error(TrapStatus::kTimeout, "gdbstub did not answer in time");
+    uint8_t buf[65536];
+    ssize_t n;
+    do {
+      n = recv(sock_, buf, sizeof buf, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return Status::Error(TrapStatus::kClosed, "gdbstub connection closed");
+    frames_.clear();
+    errors_.clear();
+    decoder_.Feed(buf, static_cast<size_t>(n), &frames_, &errors_);
+    std::string acks;
+    if (pending_ack_) {
+      acks.push_back('+');
+      pending_ack_ = false;
+    }
+    for (auto& e : errors_) {
+      (void)e;
+      ++protocol_errors_;
+      acks.push_back('-');  // ask for a retransmission of a damaged packet
+    }
+    for (auto& f : frames_) {
+      switch (f.kind) {
+        case rsp::Frame::Kind::kAck:
+          break;
+        case rsp::Frame::Kind::kNack:
+          if (!last_packet_.empty()) acks += last_packet_;
+          break;
+        case rsp::Frame::Kind::kNotification:
+          break;  // no notifications are negotiated; ignore
+        case rsp::Frame::Kind::kPacket:
+          acks.push_back('+');
+          inbox_.push_back(std::move(f.payload));
+          break;
+      }
+    }
+    // The ack of the newest packet is held back when the caller will send a packet right away,
+    // so both leave in one write (the stop path's "+$c#63").
+    if (!acks.empty()) {
+      if (defer_ack_ && acks.back() == '+') {
+        acks.pop_back();
+        pending_ack_ = true;
+      }
+      if (!acks.empty()) {
+        Status s = SendRaw(acks);
+        if (!s.ok()) return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Waits for the next packet that is not a stop reply; stop replies that arrive meanwhile are
+  // kept for the loop (the guest was running: the request was swallowed and must be resent).
+  Status AwaitReply(std::string* reply, bool* saw_stop) {
+    const uint64_t deadline = MonotonicNs() + static_cast<uint64_t>(config_.reply_timeout_ms) * 1000000ull;
+    for (;;) {
+      while (!inbox_.empty()) {
+        std::string pkt = std::move(inbox_.front());
+        inbox_.pop_front();
+        if (rsp::LooksLikeStopReply(pkt) && pkt[0] != 'O') {
+          pending_stops_.push_back(std::move(pkt));
+          if (saw_stop != nullptr) *saw_stop = true;
+          return Status::Error(TrapStatus::kProtocol, "stop reply instead of an answer");
+        }
+        if (!pkt.empty() && pkt[0] == 'O' && rsp::LooksLikeStopReply(pkt)) continue;  // console output
+        *reply = std::move(pkt);
+        return Status::Ok();
+      }
+      const uint64_t now = MonotonicNs();
+      if (now >= deadline) return Status::Error(TrapStatus::kTimeout, "gdbstub did not answer in time");
+      Status s = Pump(static_cast<int>((deadline - now) / 1000000ull) + 1);
+      if (!s.ok()) return s;
+    }
+  }
+
+  // A request/answer exchange on a stopped guest. If a stop reply shows the guest was running
+  // (QMP `cont` behind our back), the stop is kept and the request is sent again.
+  Status Request(const std::string& body, std::string* reply) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      Status s = SendPacket(body);
+      if (!s.ok()) return s;
+      bool saw_stop = false;
+      s = AwaitReply(reply, &saw_stop);
+      if (s.ok() || !saw_stop) return s;
+      running_ = false;
+    }
+    return Status::Error(TrapStatus::kProtocol, "gdbstub kept answering with stop replies");
+  }
+
+  Status ExpectOk(const std::string& body) {
+    std::string reply;
+    Status s = Request(body, &reply);
+    if (!s.ok()) return s;
+    if (auto err = rsp::CheckOk(reply)) {
+      return Status::Error(err->code == rsp::RspErrorCode::kErrorReply ? TrapStatus::kRejected : TrapStatus::kProtocol,
+                           "'" + body.substr(0, 24) + "' answered '" + reply.substr(0, 16) + "'");
+    }
+    return Status::Ok();
+  }
+
+  Status Resume() {
+    std::string prefix;
+    if (pending_ack_) {
+      prefix = "+";
+      pending_ack_ = false;
+    }
+    Status s = SendPacket("c", prefix.c_str());
+    if (!s.ok()) return s;
+    running_ = true;
+    ++resumes_;
+    return Status::Ok();
+  }
+
+  Status FlushAck() {
+    if (!pending_ack_) return Status::Ok();
+    pending_ack_ = false;
+    return SendRaw("+");
+  }
+
+  // Stops a running guest: one byte, then the stop reply it causes (or the stop already in
+  // flight). Watch stops seen here are handled like any other, without resuming.
+  Status Interrupt() {
+    if (!running_) return Status::Ok();
+    Status s = SendRaw("\x03");
+    if (!s.ok()) return s;
+    const uint64_t deadline = MonotonicNs() + static_cast<uint64_t>(config_.reply_timeout_ms) * 1000000ull;
+    while (running_) {
+      if (!pending_stops_.empty() || !inbox_.empty()) {
+        s = ProcessInbox(/*resume=*/false);
+        if (!s.ok()) return s;
+        continue;
+      }
+      const uint64_t now = MonotonicNs();
+      if (now >= deadline) return Status::Error(TrapStatus::kTimeout, "guest did not stop for the gdbstub");
+      s = Pump(static_cast<int>((deadline - now) / 1000000ull) + 1);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  // --- negotiation ------------------------------------------------------------------------
+  Status Connect() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    const std::string port = std::to_string(config_.port);
+    if (getaddrinfo(config_.host.c_str(), port.c_str(), &hints, &res) != 0 || res == nullptr) {
+      return Status::Error(TrapStatus::kUnavailable, "cannot resolve gdbstub host " + config_.host);
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      freeaddrinfo(res);
+      return Status::Error(TrapStatus::kIo, "socket failed");
+    }
+    int rc = connect(fd, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    if (rc != 0 && errno != EINPROGRESS) {
+      close(fd);
+      return Status::Error(TrapStatus::kUnavailable, "cannot connect to gdbstub: " + std::string(strerror(errno)));
+    }
+    if (rc != 0) {
+      pollfd p{fd, POLLOUT, 0};
+      int r = poll(&p, 1, static_cast<int>(config_.connect_timeout_ms));
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (r <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+        close(fd);
+        return Status::Error(TrapStatus::kUnavailable,
+                             r == 0 ? "gdbstub connection timed out" : "cannot connect to gdbstub: " + std::string(strerror(err)));
+      }
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sock_ = fd;
+    return Status::Ok();
+  }
+
+  Status Negotiate() {
+    std::string reply;
+    // Connecting stops the guest and QEMU may send an unsolicited stop reply; anything that looks
+    // like one before the qSupported answer is that and is dropped.
+    Status s = SendPacket("qSupported:xmlRegisters=i386");
+    if (!s.ok()) return s;
+    for (;;) {
+      s = AwaitReply(&reply, nullptr);
+      if (s.ok()) break;
+      if (!pending_stops_.empty()) {
+        pending_stops_.clear();
+        continue;
+      }
+      return s;
+    }
+    describe_ = "qSupported=" + reply;
+    // `?` also deletes every watchpoint in QEMU 7.2, which is harmless before any are set.
+    s = SendPacket("?");
+    if (!s.ok()) return s;
+    bool saw_stop = false;
+    s = AwaitReply(&reply, &saw_stop);
+    if (!saw_stop) return s.ok() ? Status::Error(TrapStatus::kProtocol, "'?' did not answer a stop reply") : s;
+    pending_stops_.clear();
+    running_ = false;
+    // Single-register reads only work once the target description was read.
+    std::string xml;
+    for (int guard = 0; guard < 64; ++guard) {
+      s = Request("qXfer:features:read:target.xml:" + Hex(xml.size()) + ",ffb", &reply);
+      if (!s.ok()) return s;
+      if (reply.empty() || (reply[0] != 'm' && reply[0] != 'l')) {
+        return Status::Error(TrapStatus::kProtocol, "target.xml could not be read");
+      }
+      std::string chunk;
+      if (auto err = rsp::Unescape(std::string_view(reply).substr(1), &chunk)) {
+        return Status::Error(TrapStatus::kProtocol, err->detail);
+      }
+      xml += chunk;
+      if (reply[0] == 'l') break;
+    }
+    uint64_t rip = 0;
+    s = Request("p" + Hex(kRegRip), &reply);
+    if (!s.ok()) return s;
+    if (auto err = rsp::ParseRegisterLE(reply, &rip)) {
+      return Status::Error(TrapStatus::kProtocol, std::string("rip is not readable: ") + err->detail);
+    }
+    describe_ += ";target.xml=" + std::to_string(xml.size()) + " bytes";
+    return Status::Ok();
+  }
+
+ public:
+  Status StartImpl() {
+    if (!ram_.is_open()) {
+      Status s = ram_.Open(config_.ram_path, config_.ram_layout, false);
+      if (!s.ok()) return s;
+    }
+    if (!config_.generation_path.empty()) {
+      Status s = gens_.Open(config_.generation_path, config_.generation_slots);
+      if (!s.ok()) return s;
+    }
+    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) return Status::Error(TrapStatus::kIo, "eventfd failed");
+    Status s = Connect();
+    if (!s.ok()) return s;
+    s = Negotiate();
+    if (!s.ok()) {
+      // Never leave the guest stopped by our connection.
+      SendRaw("$D;1#b0");
+      close(sock_);
+      sock_ = -1;
+      return s;
+    }
+    if (!SpawnGdbWarden(sock_, &warden_)) {
+      SendRaw("$D;1#b0");
+      close(sock_);
+      sock_ = -1;
+      return Status::Error(TrapStatus::kIo, "cannot start the gdbstub warden");
+    }
+    s = Resume();
+    if (!s.ok()) return s;
+    thread_ = std::thread([this] { IoLoop(); });
+    return Status::Ok();
+  }
+
+ private:
+  // --- the I/O thread ----------------------------------------------------------------------
+  void IoLoop() {
+    bool link_up = true;
+    while (link_up) {
+      pollfd fds[2] = {{sock_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      int r = poll(fds, 2, -1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) break;
+      if (fds[0].revents != 0) {
+        defer_ack_ = true;
+        Status s = Pump(0);
+        if (s.ok()) s = ProcessInbox(/*resume=*/true);
+        defer_ack_ = false;
+        if (s.ok()) s = FlushAck();
+        if (!s.ok() && s.code != TrapStatus::kTimeout) {
+          LinkLost(s.detail);
+          link_up = false;
+          break;
+        }
+      }
+      if (fds[1].revents != 0) {
+        uint64_t v;
+        ssize_t ignored = read(wake_fd_, &v, sizeof v);
+        (void)ignored;
+        if (!RunCommands()) link_up = false;
+      }
+    }
+    FailPending("trap backend is closed");
+  }
+
+  // Applies every queued command with the guest stopped, then resumes it unless an event is held
+  // or the backend closed. Returns false when the loop should end.
+  bool RunCommands() {
+    std::deque<Command> batch;
+    {
+      std::lock_guard<std::mutex> lock(cmd_mu_);
+      batch.swap(commands_);
+    }
+    if (batch.empty()) return true;
+    Status stop = Interrupt();
+    bool keep_going = true;
+    for (auto& c : batch) {
+      if (!stop.ok()) {
+        c.done.set_value(stop);
+        if (c.kind == Command::Kind::kClose) keep_going = false;
+        continue;
+      }
+      switch (c.kind) {
+        case Command::Kind::kWatch: c.done.set_value(ApplyWatch(c.spec)); break;
+        case Command::Kind::kUnwatch: c.done.set_value(ApplyUnwatch(c.id)); break;
+        case Command::Kind::kArm: c.done.set_value(ApplyArm()); break;
+        case Command::Kind::kRelease: c.done.set_value(ApplyRelease(c.seq, c.restore)); break;
+        case Command::Kind::kClose:
+          c.done.set_value(Detach());
+          keep_going = false;
+          break;
+      }
+    }
+    if (!stop.ok()) {
+      LinkLost(stop.detail);
+      return false;
+    }
+    if (keep_going && !held_ && !running_) {
+      Status s = Resume();
+      if (!s.ok()) {
+        LinkLost(s.detail);
+        return false;
+      }
+    }
+    return keep_going;
+  }
+
+  void FailPending(const std::string& why) {
+    std::deque<Command> batch;
+    {
+      std::lock_guard<std::mutex> lock(cmd_mu_);
+      closed_ = true;
+      batch.swap(commands_);
+    }
+    for (auto& c : batch) c.done.set_value(Status::Error(TrapStatus::kClosed, why));
+  }
+
+  void LinkLost(const std::string& why) {
+    if (link_lost_reported_) return;
+    link_lost_reported_ = true;
+    TrapEvent ev;
+    ev.kind = EventKind::kProtectionLost;
+    ev.backend = 0;
+    ev.stop_ns = MonotonicNs();
+    ev.detail = "gdbstub link lost: " + why;
+    sink_->Push(std::move(ev));
+  }
+
+  Status Detach() {
+    // D;1 removes every watchpoint and resumes the guest; a held vCPU goes too.
+    std::string reply;
+    Status s = Request("D;1", &reply);
+    running_ = true;
+    held_ = false;
+    held_count_ = 0;
+    detached_ = s.ok();
+    return s;
+  }
+
+  Status ApplyWatch(const WatchSpec& spec) {
+    if (watches_.count(spec.id) != 0) return Status::Error(TrapStatus::kInvalidArgument, "watch id already in use");
+    if (spec.length == 0) return Status::Error(TrapStatus::kInvalidArgument, "empty watch range");
+    WatchState w;
+    w.spec = spec;
+    w.shadow.resize(spec.length);
+    if (!ram_.Read(spec.phys, w.shadow.data(), spec.length)) {
+      return Status::Error(TrapStatus::kInvalidArgument, "watched range lies outside guest RAM");
+    }
+    for (uint64_t a = spec.virt; a < spec.virt + spec.length;) {
+      uint64_t end = std::min<uint64_t>(spec.virt + spec.length, (a & ~(kChunk - 1)) + kChunk);
+      w.chunks.emplace_back(a, end - a);
+      a = end;
+    }
+    for (size_t i = 0; i < w.chunks.size(); ++i) {
+      Status s = ExpectOk("Z2," + Hex(w.chunks[i].first) + "," + Hex(w.chunks[i].second));
+      if (!s.ok()) {
+        for (size_t j = 0; j < i; ++j) ExpectOk("z2," + Hex(w.chunks[j].first) + "," + Hex(w.chunks[j].second));
+        return s;
+      }
+    }
+    if (gens_.is_open()) w.gen_slot = gens_.Claim(spec.phys, spec.length);
+    watches_.emplace(spec.id, std::move(w));
+    watch_count_ = watches_.size();
+    return Status::Ok();
+  }
+
+  Status ApplyUnwatch(uint32_t id) {
+    auto it = watches_.find(id);
+    if (it == watches_.end()) return Status::Error(TrapStatus::kNotFound, "no watch with id " + std::to_string(id));
+    Status result = Status::Ok();
+    for (auto& ch : it->second.chunks) {
+      Status s = ExpectOk("z2," + Hex(ch.first) + "," + Hex(ch.second));
+      if (!s.ok() && result.ok()) result = s;
+    }
+    if (it->second.gen_slot >= 0) gens_.Free(it->second.gen_slot);
+    watches_.erase(it);
+    watch_count_ = watches_.size();
+    return result;
+  }
+
+  Status ApplyArm() {
+    for (auto& [id, w] : watches_) {
+      for (auto& ch : w.chunks) {
+        std::string reply;
+        // Remove first so a watchpoint QEMU still has is not doubled; a miss is expected.
+        Status s = Request("z2," + Hex(ch.first) + "," + Hex(ch.second), &reply);
+        if (!s.ok()) return s;
+        s = ExpectOk("Z2," + Hex(ch.first) + "," + Hex(ch.second));
+        if (!s.ok()) return s;
+      }
+      ram_.Read(w.spec.phys, w.shadow.data(), w.shadow.size());
+    }
+    return Status::Ok();
+  }
+
+  Status ApplyRelease(uint64_t seq, bool restore) {
+    if (!held_ || held_event_.seq != seq) {
+      return Status::Error(TrapStatus::kNotFound, "no held event with sequence " + std::to_string(seq));
+    }
+    Status s = Status::Ok();
+    if (restore && !held_event_.old_bytes.empty()) {
+      // Through the gdbstub so QEMU also drops translated code of a patched instruction.
+      std::string body = "M" + Hex(held_event_.virt) + "," + Hex(held_event_.old_bytes.size()) + ":" +
+                         rsp::ToHex(held_event_.old_bytes.data(), held_event_.old_bytes.size());
+      s = ExpectOk(body);
+      if (s.ok()) {
+        RefreshShadows(held_event_.phys, held_event_.old_bytes.size());
+        if (gens_.is_open()) gens_.Bump(held_event_.phys, held_event_.old_bytes.size());
+      }
+    }
+    held_ = false;
+    held_count_ = 0;
+    return s;
+  }
+
+  // --- stops ------------------------------------------------------------------------------
+  Status ProcessInbox(bool resume) {
+    while (!inbox_.empty()) {
+      std::string pkt = std::move(inbox_.front());
+      inbox_.pop_front();
+      if (rsp::LooksLikeStopReply(pkt)) {
+        if (pkt[0] != 'O') pending_stops_.push_back(std::move(pkt));
+      } else {
+        ++protocol_errors_;  // an answer nobody asked for
+      }
+    }
+    while (!pending_stops_.empty()) {
+      std::string pkt = std::move(pending_stops_.front());
+      pending_stops_.pop_front();
+      Status s = HandleStop(pkt, resume);
+      if (!s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  Status HandleStop(const std::string& pkt, bool resume) {
+    const uint64_t stop_ns = MonotonicNs();
+    rsp::StopReply stop;
+    if (auto err = rsp::ParseStopReply(pkt, &stop)) {
+      ++protocol_errors_;
+      return Status::Ok();
+    }
+    if (stop.kind == rsp::StopReply::Kind::kExited || stop.kind == rsp::StopReply::Kind::kTerminated) {
+      return Status::Error(TrapStatus::kClosed, "guest exited");
+    }
+    running_ = false;
+    ++stops_;
+    if (!stop.has_watch) {
+      // A stop we did not cause (QMP `stop`, our own interrupt): leave the guest as it is.
+      return Status::Ok();
+    }
+    WatchState* hit = nullptr;
+    for (auto& [id, w] : watches_) {
+      if (stop.watch_addr >= w.spec.virt && stop.watch_addr - w.spec.virt < w.spec.length) {
+        hit = &w;
+        break;
+      }
+    }
+    if (hit == nullptr) {
+      ++unmatched_stops_;
+      return resume ? Resume() : Status::Ok();
+    }
+    // rip and cr3 of the stopped vCPU, both requests in one write.
+    uint64_t rip = kUnknown;
+    uint64_t cr3 = kUnknown;
+    {
+      std::string out = pending_ack_ ? "+" : "";
+      pending_ack_ = false;
+      Status s = SendRaw(out + rsp::EncodePacket("p" + Hex(kRegRip)) + rsp::EncodePacket("p" + Hex(kRegCr3)));
+      if (!s.ok()) return s;
+      std::string r1, r2;
+      s = AwaitReply(&r1, nullptr);
+      if (s.ok()) s = AwaitReply(&r2, nullptr);
+      if (!s.ok()) return s;
+      if (rsp::ParseRegisterLE(r1, &rip)) {
+        rip = kUnknown;
+        ++protocol_errors_;
+      }
+      if (rsp::ParseRegisterLE(r2, &cr3)) {
+        cr3 = kUnknown;
+        ++protocol_errors_;
+      }
+    }
+    const WatchSpec& spec = hit->spec;
+    std::vector<uint8_t> now(spec.length);
+    ram_.Read(spec.phys, now.data(), spec.length);
+    size_t first = 0;
+    size_t last = spec.length;  // exclusive
+    while (first < spec.length && now[first] == hit->shadow[first]) ++first;
+    if (first == spec.length) {
+      first = 0;  // same value written again: report the whole range unchanged
+    } else {
+      while (last > first && now[last - 1] == hit->shadow[last - 1]) --last;
+    }
+    TrapEvent ev;
+    ev.kind = EventKind::kWrite;
+    ev.backend = 0;
+    ev.seq = sink_->NextSeq();
+    ev.watch_id = spec.id;
+    ev.address = spec.virt + first;
+    ev.phys = spec.phys + first;
+    ev.hit_address = stop.watch_addr;
+    ev.old_bytes.assign(hit->shadow.begin() + first, hit->shadow.begin() + last);
+    ev.new_bytes.assign(now.begin() + first, now.begin() + last);
+    ev.rip = rip;
+    ev.cr3 = cr3;
+    ev.vcpu = stop.has_thread && stop.thread > 0 ? static_cast<int32_t>(stop.thread - 1) : -1;
+    ev.stop_ns = stop_ns;
+    ev.held = config_.mode == HoldMode::kEnforce;
+    RefreshShadows(spec.phys, spec.length);
+    if (gens_.is_open()) gens_.Bump(ev.phys, ev.new_bytes.size());
+    if (ev.held) {
+      held_ = true;
+      held_count_ = 1;
+      held_event_.seq = ev.seq;
+      held_event_.virt = ev.address;
+      held_event_.phys = ev.phys;
+      held_event_.old_bytes = ev.old_bytes;
+    }
+    // Blocks while the queue is full: the guest waits rather than an event being lost.
+    if (!sink_->Push(std::move(ev))) return Status::Error(TrapStatus::kClosed, "event consumer is gone");
+    if (resume && !held_) return Resume();
+    return Status::Ok();
+  }
+
+  // Every watch that shares guest-physical bytes with the written range (the same object through
+  // another alias) takes the new contents as its shadow.
+  void RefreshShadows(uint64_t phys, uint64_t length) {
+    for (auto& [id, w] : watches_) {
+      const uint64_t a = w.spec.phys;
+      const uint64_t b = w.spec.phys + w.spec.length;
+      if (a < phys + length && phys < b) ram_.Read(a, w.shadow.data(), w.shadow.size());
+    }
+  }
+
+  BackendConfig config_;
+  EventSink* sink_;
+  RamView ram_;
+  GenerationWriter gens_;
+  Warden warden_;
+  int sock_ = -1;
+  int wake_fd_ = -1;
+  std::thread thread_;
+  std::mutex close_mu_;
+  std::mutex cmd_mu_;
+  std::deque<Command> commands_;
+  bool closed_ = false;
+
+  // I/O thread state
+  rsp::Decoder decoder_;
+  std::vector<rsp::Frame> frames_;
+  std::vector<rsp::RspError> errors_;
+  std::deque<std::string> inbox_;
+  std::deque<std::string> pending_stops_;
+  std::string last_packet_;
+  bool defer_ack_ = false;
+  bool pending_ack_ = false;
+  bool running_ = false;
+  bool held_ = false;
+  bool link_lost_reported_ = false;
+  bool detached_ = false;
+  Held held_event_;
+  std::map<uint32_t, WatchState> watches_;
+  std::string describe_;
+
+  std::atomic<uint64_t> stops_{0};
+  std::atomic<uint64_t> resumes_{0};
+  std::atomic<uint64_t> held_count_{0};
+  std::atomic<uint64_t> protocol_errors_{0};
+  std::atomic<uint64_t> unmatched_stops_{0};
+  std::atomic<uint64_t> watch_count_{0};
+};
+
+ProbeResult ProbeGdb(const BackendConfig& config) {
+  ProbeResult r;
+  r.available = !config.host.empty() && config.port != 0;
+  r.detail = r.available ? "gdbstub at " + config.host + ":" + std::to_string(config.port) : "no gdbstub address";
+  return r;
+}
+
+Status SetupGdb(const BackendConfig& config, EventSink* sink, std::unique_ptr<TrapBackend>* out) {
+  auto backend = std::make_unique<GdbBackend>(config, sink);
+  Status s = backend->StartImpl();
+  if (!s.ok()) return s;
+  *out = std::move(backend);
+  return Status::Ok();
+}
+
+}  // namespace
+
+extern const BackendOps kGdbBackendOps = {"gdbstub", ProbeGdb, SetupGdb};
+
+}  // namespace vmi::traps
