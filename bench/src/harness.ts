@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compare, median, parseTarget, summarize } from './stats.js';
 
@@ -184,7 +184,7 @@ export function summaryLine(result: BenchResult): string {
   const passed = result.targets.filter((t) => t.pass).length;
   const targets =
     result.targets.length === 0 ? '' : ` targets ${passed}/${result.targets.length}${passed === result.targets.length ? ' pass' : ' FAIL'}`;
-  return `bench ${result.name}: runs=${result.runs} ${shown}${targets} -> ${result.file}`;
+  return `bench ${result.name}: runs=${result.runs} ${shown}${targets} -> ${relative(process.cwd(), result.file)}`;
 }
 
 /**
