@@ -15,6 +15,23 @@ import {
 } from './schemas/control.js';
 import { DeadLetter } from './schemas/deadletter.js';
 import { Finding } from './schemas/finding.js';
+import {
+  ConnectionInfo,
+  InputAttachRequest,
+  InputCloseRequest,
+  InputControlError,
+  InputDetachRequest,
+  InputEvent,
+  InputFocusRequest,
+  InputIdentityReply,
+  InputOpenRequest,
+  InputStatusReply,
+  InputStatusRequest,
+  KeyInputReply,
+  KeyInputRequest,
+  SecureInputAck,
+  SecureInputBatch,
+} from './schemas/input.js';
 import { ProtectionPolicy } from './schemas/policy.js';
 import { AgentEvent, ScanRequest, TrapEvent, TrapSummary, Verdict } from './schemas/trap.js';
 import { compileValidator, type MessageValidator } from './validate.js';
@@ -44,6 +61,21 @@ export const SCHEMAS = {
   'scanner-stats-reply': ScannerStatsReply,
   'protected-guest-record': ProtectedGuestRecord,
   'baseline-record': BaselineRecord,
+  'input-event': InputEvent,
+  'secure-input-batch': SecureInputBatch,
+  'secure-input-ack': SecureInputAck,
+  'input-open-request': InputOpenRequest,
+  'input-close-request': InputCloseRequest,
+  'input-focus-request': InputFocusRequest,
+  'input-status-request': InputStatusRequest,
+  'input-status-reply': InputStatusReply,
+  'input-identity-reply': InputIdentityReply,
+  'input-attach-request': InputAttachRequest,
+  'input-detach-request': InputDetachRequest,
+  'input-control-error': InputControlError,
+  'input-connection-info': ConnectionInfo,
+  'key-input-request': KeyInputRequest,
+  'key-input-reply': KeyInputReply,
 } as const satisfies Record<string, TSchema>;
 
 export type SchemaKey = keyof typeof SCHEMAS;
@@ -70,4 +102,7 @@ export const validators = {
   scannerStatsReply: compileValidator(ScannerStatsReply),
   protectedGuestRecord: compileValidator(ProtectedGuestRecord),
   baselineRecord: compileValidator(BaselineRecord),
+  inputEvent: compileValidator(InputEvent),
+  secureInputBatch: compileValidator(SecureInputBatch),
+  secureInputAck: compileValidator(SecureInputAck),
 } satisfies Record<string, MessageValidator<TSchema>>;

@@ -2,6 +2,7 @@ import type { SchemaKey } from '../registry.js';
 import { CONTROL_EXAMPLES } from './control.js';
 import { DEADLETTER_EXAMPLES } from './deadletter.js';
 import { FINDING_EXAMPLES } from './finding.js';
+import { INPUT_EXAMPLES } from './input.js';
 import { POLICY_EXAMPLES } from './policy.js';
 import { TRAP_EXAMPLES } from './trap.js';
 import type { SchemaExamples } from './types.js';
@@ -18,4 +19,5 @@ export const EXAMPLES: { readonly [K in SchemaKey]?: SchemaExamples<K> } = {
   ...FINDING_EXAMPLES,
   ...DEADLETTER_EXAMPLES,
   ...POLICY_EXAMPLES,
+  ...INPUT_EXAMPLES,
 };
