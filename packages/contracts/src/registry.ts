@@ -32,6 +32,18 @@ import {
   SecureInputAck,
   SecureInputBatch,
 } from './schemas/input.js';
+import {
+  IsolationConsole,
+  IsolationEnsureRequest,
+  IsolationEvent,
+  IsolationGuestRequest,
+  IsolationListReply,
+  IsolationListRequest,
+  IsolationManifest,
+  IsolationManifestReply,
+  IsolationRestartRequest,
+  KernelVmStatus,
+} from './schemas/isolation.js';
 import { ProtectionPolicy } from './schemas/policy.js';
 import { AgentEvent, ScanRequest, TrapEvent, TrapSummary, Verdict } from './schemas/trap.js';
 import { compileValidator, type MessageValidator } from './validate.js';
@@ -76,6 +88,16 @@ export const SCHEMAS = {
   'input-connection-info': ConnectionInfo,
   'key-input-request': KeyInputRequest,
   'key-input-reply': KeyInputReply,
+  'isolation-event': IsolationEvent,
+  'isolation-console': IsolationConsole,
+  'isolation-manifest': IsolationManifest,
+  'isolation-ensure-request': IsolationEnsureRequest,
+  'isolation-guest-request': IsolationGuestRequest,
+  'isolation-restart-request': IsolationRestartRequest,
+  'isolation-kernel-vm-status': KernelVmStatus,
+  'isolation-list-request': IsolationListRequest,
+  'isolation-list-reply': IsolationListReply,
+  'isolation-manifest-reply': IsolationManifestReply,
 } as const satisfies Record<string, TSchema>;
 
 export type SchemaKey = keyof typeof SCHEMAS;
@@ -105,4 +127,14 @@ export const validators = {
   inputEvent: compileValidator(InputEvent),
   secureInputBatch: compileValidator(SecureInputBatch),
   secureInputAck: compileValidator(SecureInputAck),
+  isolationEvent: compileValidator(IsolationEvent),
+  isolationConsole: compileValidator(IsolationConsole),
+  isolationManifest: compileValidator(IsolationManifest),
+  isolationEnsureRequest: compileValidator(IsolationEnsureRequest),
+  isolationGuestRequest: compileValidator(IsolationGuestRequest),
+  isolationRestartRequest: compileValidator(IsolationRestartRequest),
+  kernelVmStatus: compileValidator(KernelVmStatus),
+  isolationListRequest: compileValidator(IsolationListRequest),
+  isolationListReply: compileValidator(IsolationListReply),
+  isolationManifestReply: compileValidator(IsolationManifestReply),
 } satisfies Record<string, MessageValidator<TSchema>>;

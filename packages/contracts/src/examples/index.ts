@@ -3,6 +3,7 @@ import { CONTROL_EXAMPLES } from './control.js';
 import { DEADLETTER_EXAMPLES } from './deadletter.js';
 import { FINDING_EXAMPLES } from './finding.js';
 import { INPUT_EXAMPLES } from './input.js';
+import { ISOLATION_EXAMPLES } from './isolation.js';
 import { POLICY_EXAMPLES } from './policy.js';
 import { TRAP_EXAMPLES } from './trap.js';
 import type { SchemaExamples } from './types.js';
@@ -19,5 +20,6 @@ export const EXAMPLES: { readonly [K in SchemaKey]?: SchemaExamples<K> } = {
   ...FINDING_EXAMPLES,
   ...DEADLETTER_EXAMPLES,
   ...POLICY_EXAMPLES,
+  ...ISOLATION_EXAMPLES,
   ...INPUT_EXAMPLES,
 };
