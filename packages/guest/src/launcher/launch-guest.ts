@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -190,6 +190,30 @@ function hasSetpriv(): boolean {
   return setprivAvailable;
 }
 
+const RAM_FILE = /^vmi-guest-.*-(\d+)-[0-9a-f]{8}\.ram$/;
+
+/**
+ * Removes RAM files whose launching process is gone: a process killed outright cannot clean up
+ * (its QEMU dies with it through the parent-death signal, but the file stays).
+ */
+function sweepStaleRamFiles(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const owner = Number(RAM_FILE.exec(name)?.[1] ?? Number.NaN);
+    if (!Number.isInteger(owner) || owner === process.pid) continue;
+    try {
+      process.kill(owner, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dir, name), { force: true });
+    }
+  }
+}
+
 function safeName(name: string | undefined): string {
   const cleaned = (name ?? 'guest').replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 32);
   return cleaned.length > 0 ? cleaned : 'guest';
@@ -234,6 +258,7 @@ async function bootOnce(
   const memoryMiB = options.memoryMiB ?? 256;
   const runDir = mkdtempSync(join(tmpdir(), `vmi-guest-${name}-`));
   const shm = existsSync('/dev/shm') && statSync('/dev/shm').isDirectory() ? '/dev/shm' : runDir;
+  sweepStaleRamFiles(shm);
   const ramPath = join(shm, `vmi-guest-${name}-${process.pid}-${randomBytes(4).toString('hex')}.ram`);
   const qmpPaths = Array.from({ length: qmpSockets }, (_, i) => join(runDir, `qmp${i}.sock`));
   const controlQmpPath = join(runDir, 'control.qmp.sock');
