@@ -1,5 +1,18 @@
 import type { TSchema } from 'typebox';
 import {
+  AuditAggregateQuery,
+  AuditAggregateReply,
+  AuditApiError,
+  AuditChainVerifyReply,
+  AuditChainVerifyRequest,
+  AuditEventPage,
+  AuditEventQuery,
+  AuditEventRecord,
+  AuditFindingQuery,
+  AuditRetentionReply,
+  AuditRetentionRequest,
+} from './schemas/audit-api.js';
+import {
   AgentListReply,
   AgentListRequest,
   AgentPauseRequest,
@@ -98,6 +111,17 @@ export const SCHEMAS = {
   'isolation-list-request': IsolationListRequest,
   'isolation-list-reply': IsolationListReply,
   'isolation-manifest-reply': IsolationManifestReply,
+  'audit-event-query': AuditEventQuery,
+  'audit-finding-query': AuditFindingQuery,
+  'audit-event-record': AuditEventRecord,
+  'audit-event-page': AuditEventPage,
+  'audit-aggregate-query': AuditAggregateQuery,
+  'audit-aggregate-reply': AuditAggregateReply,
+  'audit-chain-verify-request': AuditChainVerifyRequest,
+  'audit-chain-verify-reply': AuditChainVerifyReply,
+  'audit-retention-request': AuditRetentionRequest,
+  'audit-retention-reply': AuditRetentionReply,
+  'audit-api-error': AuditApiError,
 } as const satisfies Record<string, TSchema>;
 
 export type SchemaKey = keyof typeof SCHEMAS;

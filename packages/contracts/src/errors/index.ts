@@ -1,4 +1,5 @@
 export { AgentErrors } from './agent.js';
+export { AuditErrors } from './audit.js';
 export { CoreErrors } from './core.js';
 export { GuestErrors } from './guest.js';
 export { InputErrors } from './input.js';

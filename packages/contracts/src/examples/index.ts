@@ -1,4 +1,5 @@
 import type { SchemaKey } from '../registry.js';
+import { AUDIT_API_EXAMPLES } from './audit-api.js';
 import { CONTROL_EXAMPLES } from './control.js';
 import { DEADLETTER_EXAMPLES } from './deadletter.js';
 import { FINDING_EXAMPLES } from './finding.js';
@@ -16,6 +17,7 @@ export { type BadExample, envelopeBadExamples, type SchemaExamples, withField, w
  */
 export const EXAMPLES: { readonly [K in SchemaKey]?: SchemaExamples<K> } = {
   ...TRAP_EXAMPLES,
+  ...AUDIT_API_EXAMPLES,
   ...CONTROL_EXAMPLES,
   ...FINDING_EXAMPLES,
   ...DEADLETTER_EXAMPLES,

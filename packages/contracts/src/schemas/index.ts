@@ -1,3 +1,4 @@
+export * from './audit-api.js';
 export * from './common.js';
 export * from './control.js';
 export * from './deadletter.js';

@@ -1,0 +1,62 @@
+import { CONSUMERS, type StreamKey } from '@vmi/contracts';
+import type { BatchConsumerOptionsFor, BatchItem, ConsumerHandle } from '@vmi/service-runtime';
+import type { TUnsafe } from 'typebox';
+import type { ChainWriter, IncomingEvent } from '../store/append-events.js';
+import { createMessageDecoder, type DecodedMessage, registeredMessageValidators } from './message-decoder.js';
+
+type Decoded = TUnsafe<DecodedMessage>;
+
+export interface IngestOptions {
+  readonly writer: ChainWriter;
+  readonly streams: readonly StreamKey[];
+  readonly prefix: string;
+  readonly batchSize: number;
+  readonly maxAckPending: number;
+  /** Starts one durable batch consumer (the service context's `consumeBatches`, or a test's). */
+  readonly consumeBatches: (options: BatchConsumerOptionsFor<Decoded>) => Promise<ConsumerHandle>;
+}
+
+export interface Ingest {
+  readonly consumers: readonly ConsumerHandle[];
+  stop(): Promise<void>;
+}
+
+/** The rows one pulled batch becomes; the consumer acks the batch only after this commit. */
+export function toIncoming(stream: StreamKey, batch: readonly BatchItem<Decoded>[]): IncomingEvent[] {
+  return batch.map(({ value, ctx }) => ({ ...value.envelope, stream, subject: ctx.subject, body: value.body }));
+}
+
+/**
+ * One durable consumer per audited stream. Each pull of at most `batchSize` messages is validated
+ * (failures go to the dead-letter subject, which is itself audited), committed in one chain
+ * transaction, then acked, so a crash at any point leaves messages unacked rather than lost, and
+ * a redelivery is skipped by id. JetStream's max_ack_pending bounds what is in flight.
+ */
+export async function startIngest(options: IngestOptions): Promise<Ingest> {
+  const validator = createMessageDecoder(registeredMessageValidators());
+  const consumers: ConsumerHandle[] = [];
+  try {
+    for (const stream of options.streams) {
+      const consumer = { ...CONSUMERS.audit(stream, options.prefix), max_ack_pending: options.maxAckPending };
+      consumers.push(
+        await options.consumeBatches({
+          consumer,
+          validator,
+          batchSize: options.batchSize,
+          handler: async (batch) => {
+            await options.writer.append(toIncoming(stream, batch));
+          },
+        }),
+      );
+    }
+  } catch (err) {
+    await Promise.allSettled(consumers.map((c) => c.stop()));
+    throw err;
+  }
+  return {
+    consumers,
+    stop: async () => {
+      await Promise.allSettled(consumers.map((c) => c.stop()));
+    },
+  };
+}
