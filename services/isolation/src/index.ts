@@ -4,6 +4,7 @@ export { type IsolationControl, startIsolationControl } from './control.js';
 export { createEventPublisher, type EventPublisher } from './events.js';
 export type { ComponentEvent, ComponentRecord, SupervisedComponent } from './kernel-vm/component.js';
 export { deviceModelArgv } from './kernel-vm/device-model.js';
+export { checkHealth, type HealthProbe, waitHealthy } from './kernel-vm/health.js';
 export type { KernelVm, KernelVmEnvironment } from './kernel-vm/kernel-vm.js';
 export { natsTarget, startNatsRelay } from './kernel-vm/nats-relay.js';
 export { type LoadedManifest, loadManifestFile, parseManifest } from './manifest/load.js';
