@@ -34,3 +34,4 @@ export type {
   UffdOptions,
   WatchedRange,
 } from './traps/types.js';
+export { uffdShimEnv, uffdShimPath } from './traps/uffd-shim.js';

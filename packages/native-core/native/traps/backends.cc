@@ -3,7 +3,7 @@
 namespace vmi::traps {
 
 const std::vector<const BackendOps*>& AllBackends() {
-  static const std::vector<const BackendOps*> all = {&kGdbBackendOps};
+  static const std::vector<const BackendOps*> all = {&kGdbBackendOps, &kUffdBackendOps};
   return all;
 }
 
