@@ -14,6 +14,11 @@ const packageDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const sanitize = process.argv.includes('--sanitize');
 // Incremental by default (configure re-reads the source lists, make rebuilds what changed).
 const clean = process.argv.includes('--clean');
+// As the package's install script: `pnpm install` would otherwise run a bare `node-gyp rebuild`
+// that deletes a build someone is using. Build only if there is none, and never fail the install
+// (`pnpm build` reports build errors).
+const installing = process.argv.includes('--install');
+if (installing && existsSync(join(packageDir, 'build', 'Release', 'vmi_native.node'))) process.exit(0);
 const require = createRequire(import.meta.url);
 const nodeGyp = require.resolve('node-gyp/bin/node-gyp.js');
 
@@ -47,4 +52,8 @@ const lockName = `vmi-native-build-${Buffer.from(workDir).toString('base64url').
 const hasFlock = spawnSync('flock', ['--version'], { stdio: 'ignore' }).status === 0;
 const [command, commandArgs] = hasFlock ? ['flock', [join(tmpdir(), lockName), process.execPath, ...gypArgs]] : [process.execPath, gypArgs];
 const result = spawnSync(command, commandArgs, { cwd: workDir, env, stdio: 'inherit' });
+if (installing && result.status !== 0) {
+  console.warn('@vmi/native-core: native build failed during install; `pnpm build` will retry and report');
+  process.exit(0);
+}
 process.exit(result.status ?? 1);
