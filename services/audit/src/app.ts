@@ -1,4 +1,3 @@
-import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AuditDatabase } from './db/open.js';
 import auth from './http/plugins/auth.js';
@@ -9,6 +8,7 @@ import adminRoutes from './http/routes/admin.js';
 import aggregateRoutes from './http/routes/aggregates.js';
 import eventRoutes from './http/routes/events.js';
 import healthRoutes from './http/routes/health.js';
+import { strictValidatorCompiler } from './http/validator-compiler.js';
 
 export interface AppOptions {
   readonly database: AuditDatabase;
@@ -24,12 +24,12 @@ export interface AppOptions {
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
-    // Query strings and bodies are checked by the TypeBox compiler (with string-to-number
-    // conversion for query strings); unknown fields are refused rather than dropped.
     bodyLimit: 64 * 1024,
     routerOptions: { maxParamLength: 200 },
   });
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // Query strings, params and bodies are checked by the TypeBox compiler; unknown fields are
+  // refused rather than dropped.
+  app.setValidatorCompiler(strictValidatorCompiler);
   await app.register(errors);
   await app.register(auth, { tokens: options.tokens });
   await app.register(openapi);
