@@ -9,9 +9,12 @@ import { attackCommands, readAttackStatus, type WriteAlias } from './attack-comm
 // guest-physical memory, through the shared RAM file.
 let guest: Guest;
 
+// A first run builds the image (a minute or more on a busy machine) before anything boots.
+const BUILD_AND_BOOT_TIMEOUT_MS = 600_000;
+
 beforeAll(async () => {
   guest = await launchGuest({ image: await ensureGuestImage(), name: 'attack-test', gdb: false });
-});
+}, BUILD_AND_BOOT_TIMEOUT_MS);
 
 afterAll(async () => {
   await guest?.close();

@@ -23,7 +23,8 @@ describe('ensureGuestImage', () => {
     const second = await ensureGuestImage();
     expect(second.hash).toBe(first.hash);
     expect(second.dir).toBe(first.dir);
-  });
+    // A first run builds the image: a minute or more on a busy machine.
+  }, 600_000);
 });
 
 describe('withBuildLock', () => {

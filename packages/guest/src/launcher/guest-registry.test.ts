@@ -64,9 +64,12 @@ async function gone(pid: number, timeoutMs = 10_000): Promise<boolean> {
   return !alive(pid);
 }
 
+// A first run builds the image (a minute or more on a busy machine) before anything boots.
+const BUILD_AND_BOOT_TIMEOUT_MS = 600_000;
+
 beforeAll(async () => {
   await ensureGuestImage();
-});
+}, BUILD_AND_BOOT_TIMEOUT_MS);
 
 describe('the guest registry', () => {
   it('kills QEMU and removes its files when the owning process is terminated or crashes', async () => {

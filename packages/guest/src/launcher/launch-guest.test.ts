@@ -20,10 +20,13 @@ function processAlive(pid: number): boolean {
 let image: GuestImage;
 let guest: Guest;
 
+// A first run builds the image (a minute or more on a busy machine) before anything boots.
+const BUILD_AND_BOOT_TIMEOUT_MS = 600_000;
+
 beforeAll(async () => {
   image = await ensureGuestImage();
   guest = await launchGuest({ image, name: 'launch-test', qmpSockets: 2 });
-});
+}, BUILD_AND_BOOT_TIMEOUT_MS);
 
 afterAll(async () => {
   await guest?.close();

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -190,6 +190,14 @@ function hasSetpriv(): boolean {
   return setprivAvailable;
 }
 
+function readTail(path: string, bytes: number): string {
+  try {
+    return readFileSync(path, 'utf8').slice(-bytes);
+  } catch {
+    return '';
+  }
+}
+
 const RAM_FILE = /^vmi-guest-.*-(\d+)-[0-9a-f]{8}\.ram$/;
 
 /**
@@ -298,18 +306,22 @@ async function bootOnce(
   const fail = async (error: unknown): Promise<never> => {
     if (alive()) child.kill('SIGKILL');
     await exited;
+    // What the guest printed is the best clue to a failed boot: keep its tail before the files go.
+    const serialTail = readTail(serialLogPath, 2000);
     rmSync(ramPath, { force: true });
     if (!options.keepRunDir) rmSync(runDir, { recursive: true, force: true });
     unregister();
     const text = stderr.join('').slice(-2000);
-    if (error instanceof VmiError && error.code !== GuestErrors.LAUNCH.code) throw error;
+    if (error instanceof VmiError && error.code !== GuestErrors.LAUNCH.code) {
+      throw new VmiError({ code: error.code, status: error.status, message: error.message }, undefined, {
+        details: { ...error.details, stderr: text, serialTail },
+        cause: error,
+      });
+    }
     throw new VmiError(
       GuestErrors.LAUNCH,
       `${error instanceof Error ? error.message : String(error)}${text ? `; qemu: ${text.trim()}` : ''}`,
-      {
-        details: { stderr: text },
-        cause: error,
-      },
+      { details: { stderr: text, serialTail }, cause: error },
     );
   };
   const bootTimeoutMs = options.bootTimeoutMs ?? 180_000;
