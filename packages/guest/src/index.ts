@@ -5,7 +5,8 @@ export { parseKallsyms } from './image/record-profile.js';
 export { killAllGuests, liveGuestCount } from './launcher/guest-registry.js';
 export { type ExecResult, Guest, type LaunchGuestOptions, launchGuest } from './launcher/launch-guest.js';
 export { BASE_KERNEL_ARGS, QEMU_BINARY, type QemuCommand, type QemuCommandOptions, qemuCommand } from './launcher/qemu-command.js';
-export { GuestJob, MAX_COMMAND_LENGTH } from './launcher/serial-console.js';
+export { type GuestQemuPlan, type GuestQemuPlanOptions, guestQemuPlan } from './launcher/qemu-plan.js';
+export { GuestJob, MAX_COMMAND_LENGTH, SerialConsole } from './launcher/serial-console.js';
 export {
   directMapAddress,
   type GuestProfile,
