@@ -1,0 +1,19 @@
+import Type, { type Static } from 'typebox';
+
+/** The host agent's own settings (environment), beside the runtime's base settings. */
+export const AgentConfig = Type.Object({
+  /** JSON file listing the guests to attach: `{"guests": [...]}`. */
+  guestsFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** Enforce mode: how long a held vCPU waits for a verdict before it is released (fail open). */
+  verdictTimeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 2000 }),
+  /** Most gdbstub watchpoints armed per guest. */
+  watchpointBudget: Type.Integer({ minimum: 1, maximum: 4096, default: 1000 }),
+  /** Delay between attempts to (re-)attach a guest that is not reachable. */
+  reattachMs: Type.Integer({ minimum: 50, maximum: 600_000, default: 1000 }),
+  /** Coalescing defaults when a policy names none. */
+  coalesceBurst: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
+  coalesceWindowMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 1000 }),
+  /** How often the guest record is refreshed, so a restarted agent can tell how long protection lapsed. */
+  heartbeatMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
+});
+export type AgentConfig = Static<typeof AgentConfig>;

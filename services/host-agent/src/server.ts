@@ -1,0 +1,3 @@
+import { startAgent } from './app.js';
+
+await startAgent();

@@ -1,0 +1,119 @@
+import type { Service } from '@nats-io/services';
+import { CONSUMERS, ScannerErrors, type ScannerStatsReply, slugToken, VmiError, validators } from '@vmi/contracts';
+import { type ServiceContext, type StartServiceOptions, startService } from '@vmi/service-runtime';
+import { ScannerConfig } from './config.js';
+import { startScannerControl } from './control-service.js';
+import { scanGuest } from './full-scan.js';
+import { type GuestContext, GuestContexts, type OpenReader } from './guest-context.js';
+import { nativeReader } from './native-reader.js';
+import { ProtectionView } from './protection-view.js';
+import { Reporter } from './reporter.js';
+import { Sweeper } from './sweep.js';
+import { checkTrap } from './trap-check.js';
+
+const PRODUCT_VERSION = '0.1.0';
+
+export interface Scanner {
+  readonly ctx: ServiceContext<ScannerConfig & { hostName: string; subjectPrefix: string }>;
+  readonly sweeper: Sweeper;
+  stats(): ScannerStatsReply;
+  stop(): Promise<void>;
+}
+
+export interface StartScannerOptions extends Omit<StartServiceOptions<typeof ScannerConfig>, 'name' | 'config'> {
+  /** How guest memory is read; the native core's guarded copy when omitted. */
+  openReader?: OpenReader;
+}
+
+/**
+ * Wires the scanner: the protection state from KV, the shared durable consumer of trap events,
+ * the sweep, the periodic full scan (when configured), on-demand scans from the scan stream, and
+ * the control service.
+ */
+export async function startScanner(options: StartScannerOptions = {}): Promise<Scanner> {
+  const ctx = await startService({ ...options, name: 'scanner', config: ScannerConfig });
+  const { config, logger, subjects } = ctx;
+  try {
+    const contexts = new GuestContexts(options.openReader ?? nativeReader(config.copyGuard), config.trustedModules);
+    ctx.shutdown.add('guest memory', () => contexts.close());
+    const view = await ProtectionView.open(ctx.js, config.subjectPrefix, logger, (g) =>
+      logger.debug({ guest: g.guest, host: g.host }, 'guest protection state'),
+    );
+    ctx.shutdown.add('protection view', () => view.close());
+    const context = async (guest: string): Promise<GuestContext> => {
+      const v = view.guest(slugToken(guest));
+      if (v === undefined) throw new VmiError(ScannerErrors.GUEST_UNKNOWN, guest);
+      return contexts.get(v.guest);
+    };
+    const reporter = new Reporter(ctx.js, subjects, config.hostName);
+    const counters = { traps: 0, benign: 0, scans: 0 };
+    const common = { view, context, reporter, host: config.hostName, productVersion: PRODUCT_VERSION };
+
+    const sweeper = new Sweeper({ ...common, logger, periodMs: config.sweepPeriodMs, graceMs: config.sweepGraceMs });
+    sweeper.start();
+    ctx.shutdown.add('sweep', () => sweeper.stop());
+
+    let periodic: NodeJS.Timeout | undefined;
+    if (config.periodicScanMs > 0) {
+      periodic = setInterval(() => {
+        for (const v of view.all()) {
+          void scanGuest(v.guest.guest, [], common).catch((err: unknown) => logger.error({ err }, 'periodic scan failed'));
+        }
+      }, config.periodicScanMs);
+      ctx.shutdown.add('periodic scan', () => clearInterval(periodic));
+    }
+
+    await ctx.consume({
+      consumer: CONSUMERS.scannerTraps(config.subjectPrefix),
+      validator: validators.trapEvent,
+      concurrency: config.trapConcurrency,
+      handler: async (event) => {
+        const outcome = await checkTrap(event, { ...common, stateWaitMs: config.stateWaitMs });
+        counters.traps += 1;
+        if (!outcome.malicious) counters.benign += 1;
+      },
+    });
+    await ctx.consume({
+      consumer: CONSUMERS.scannerScans(config.subjectPrefix),
+      validator: validators.scanRequest,
+      handler: async (request) => {
+        counters.scans += 1;
+        await scanGuest(request.guest, request.rules, common);
+      },
+    });
+
+    const stats = (): ScannerStatsReply => ({
+      traps: counters.traps,
+      findings: reporter.counters.findings,
+      benign: counters.benign,
+      verdicts: reporter.counters.verdicts,
+      sweeps: sweeper.counters.sweeps,
+      sweep_findings: sweeper.counters.findings,
+      scans: counters.scans,
+      rejected: view.rejected,
+      guests: view.all().map((v) => v.guest.guest),
+    });
+    const control: Service = await startScannerControl(
+      ctx.nc,
+      subjects,
+      {
+        scan: (guest, rules) => {
+          counters.scans += 1;
+          return scanGuest(guest, rules, common);
+        },
+        sweep: async () => {
+          await sweeper.sweep();
+          return stats();
+        },
+        stats,
+      },
+      logger,
+    );
+    ctx.shutdown.add('control', () => control.stop().then(() => undefined));
+    logger.info({ sweepPeriodMs: config.sweepPeriodMs, periodicScanMs: config.periodicScanMs }, 'scanner running');
+    return { ctx: ctx as Scanner['ctx'], sweeper, stats, stop: () => ctx.shutdown.run('stop') };
+  } catch (err) {
+    await ctx.shutdown.run('start failed');
+    throw err;
+  }
+}

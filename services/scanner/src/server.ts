@@ -1,0 +1,3 @@
+import { startScanner } from './app.js';
+
+await startScanner();
