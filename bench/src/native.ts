@@ -96,3 +96,6 @@ await runBench<State>({
     return { guarded_copy_vs_memcpy: memcpy > 0 ? guarded / memcpy : 0 };
   },
 });
+
+// Write traps on a real guest, both backends (guest boots make it the slow part): native-traps.json.
+await import('./native-traps.js');

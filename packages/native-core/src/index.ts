@@ -16,7 +16,7 @@ export { sha256 } from './hash.js';
 export { MAX_SYNC_BYTES, MAX_TRANSFER_BYTES, type PhysRange } from './inputs.js';
 export { type Features, probeFeatures } from './probe.js';
 export { aliasesFor } from './traps/aliases.js';
-export { DEFAULT_CPU_ENTRY_AREA_IDT, DEFAULT_PAGE_OFFSET_BASE, MAX_OBJECT_BYTES } from './traps/options.js';
+export { DEFAULT_CPU_ENTRY_AREA_IDT, DEFAULT_PAGE_OFFSET_BASE, MAX_OBJECT_BYTES, MAX_PHYSICAL_OBJECT_BYTES } from './traps/options.js';
 export { openTrapEngine, TrapEngine } from './traps/trap-engine.js';
 export type {
   GdbstubOptions,

@@ -181,6 +181,7 @@ export interface NativeTrapEvent {
   cr3: bigint | null;
   vcpu: number | null;
   stopNs: bigint;
+  resumeNs: bigint | null;
   deliverNs: bigint;
   merged: boolean;
   held: boolean;

@@ -721,6 +721,8 @@ class GdbBackend final : public TrapBackend {
       held_event_.phys = ev.phys;
       held_event_.old_bytes = ev.old_bytes;
     }
+    // The vCPU goes right after the event is queued (monitor mode); stamped here so it is in the event.
+    if (!ev.held) ev.resume_ns = MonotonicNs();
     // Blocks while the queue is full: the guest waits rather than an event being lost.
     if (!sink_->Push(std::move(ev))) return Status::Error(TrapStatus::kClosed, "event consumer is gone");
     if (resume && !held_) return Resume();

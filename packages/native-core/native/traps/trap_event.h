@@ -31,6 +31,7 @@ struct TrapEvent {
   uint64_t cr3 = kUnknown;
   int32_t vcpu = -1;
   uint64_t stop_ns = 0;     // CLOCK_MONOTONIC when the stop or fault was seen
+  uint64_t resume_ns = 0;   // CLOCK_MONOTONIC when the vCPU was let go (0: still held or not applicable)
   uint64_t deliver_ns = 0;  // CLOCK_MONOTONIC when handed to JavaScript
   bool merged = false;      // several writes folded into one diff
   bool held = false;        // the vCPU waits for Release(seq)

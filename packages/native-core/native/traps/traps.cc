@@ -91,6 +91,7 @@ Napi::Object EventToJs(Napi::Env env, const TrapEvent& e) {
   o.Set("cr3", OptionalU64(env, e.cr3));
   o.Set("vcpu", e.vcpu < 0 ? env.Null() : Napi::Number::New(env, e.vcpu).As<Napi::Value>());
   o.Set("stopNs", Napi::BigInt::New(env, e.stop_ns));
+  o.Set("resumeNs", e.resume_ns == 0 ? env.Null() : Napi::BigInt::New(env, e.resume_ns).As<Napi::Value>());
   o.Set("deliverNs", Napi::BigInt::New(env, e.deliver_ns));
   o.Set("merged", Napi::Boolean::New(env, e.merged));
   o.Set("held", Napi::Boolean::New(env, e.held));

@@ -229,6 +229,7 @@ class UffdBackend final : public TrapBackend {
     uint64_t reprotect_at = 0;  // non-zero while the page is open after a fault
     uint64_t fault_ns = 0;
     uint64_t fault_phys = 0;
+    uint64_t wake_ns = 0;
     uint32_t faults = 0;
   };
 
@@ -371,6 +372,7 @@ class UffdBackend final : public TrapBackend {
       page.fault_phys = phys;
       page.faults = 1;
       ProtectPage(page_phys, false);  // un-protect with wake: the store completes now
+      page.wake_ns = MonotonicNs();
       page.reprotect_at = MonotonicNs() + static_cast<uint64_t>(config_.reprotect_window_us) * 1000ull;
     }
     ++resumes_;
@@ -387,13 +389,18 @@ class UffdBackend final : public TrapBackend {
         page.armed = ProtectPage(page_phys, true);
       }
       if (gens_.is_open()) gens_.Bump(page_phys, kPage);
-      ReportChanges(page_phys, kPage, page.fault_ns, page.fault_phys, false, "");
+      // A window that stayed open well past its length (this thread was not scheduled) may have
+      // let several guest stores through: their net change is reported, flagged as merged.
+      const uint64_t nominal = static_cast<uint64_t>(config_.reprotect_window_us) * 1000ull;
+      const bool overran = now - page.wake_ns > std::max<uint64_t>(4 * nominal, 1000000ull);
+      ReportChanges(page_phys, kPage, page.fault_ns, page.wake_ns, page.fault_phys, overran, "");
     }
   }
 
   // Diffs every watched range overlapping [phys, phys+len) against its shadow and queues one event
   // per changed range; the shadow takes the new contents.
-  void ReportChanges(uint64_t phys, uint64_t len, uint64_t stop_ns, uint64_t hit_phys, bool force_merged, const char* detail) {
+  void ReportChanges(uint64_t phys, uint64_t len, uint64_t stop_ns, uint64_t resume_ns, uint64_t hit_phys, bool force_merged,
+                     const char* detail) {
     for (auto& [id, range] : ranges_) {
       const uint64_t a = std::max(phys, range.spec.phys);
       const uint64_t b = std::min(phys + len, range.spec.phys + range.spec.length);
@@ -417,6 +424,7 @@ class UffdBackend final : public TrapBackend {
       ev.old_bytes.assign(range.shadow.begin() + static_cast<long>(off + first), range.shadow.begin() + static_cast<long>(off + last));
       ev.new_bytes.assign(now.begin() + static_cast<long>(first), now.begin() + static_cast<long>(last));
       ev.stop_ns = stop_ns;
+      ev.resume_ns = resume_ns;
       // A span wider than one 8-byte store means several writes were folded into this diff.
       ev.merged = force_merged || last - first > 8;
       ev.detail = detail;
@@ -453,7 +461,8 @@ class UffdBackend final : public TrapBackend {
   void Rearm(const char* why) {
     // Writes while unprotected were not trapped, but their net effect is still in memory.
     for (auto& [id, range] : ranges_) {
-      ReportChanges(range.spec.phys, range.spec.length, MonotonicNs(), range.spec.phys, true, "changed while unprotected");
+      const uint64_t now = MonotonicNs();
+      ReportChanges(range.spec.phys, range.spec.length, now, now, range.spec.phys, true, "changed while unprotected");
     }
     for (auto& [page_phys, page] : pages_) page.armed = page.refs > 0 && ProtectPage(page_phys, true);
     if (released_) {

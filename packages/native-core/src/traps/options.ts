@@ -7,6 +7,8 @@ export const DEFAULT_PAGE_OFFSET_BASE = 0xffff888000000000n;
 export const DEFAULT_CPU_ENTRY_AREA_IDT = 0xfffffe0000000000n;
 /** Longest object one protect() call takes; gdbstub splits it into page-sized watchpoints. */
 export const MAX_OBJECT_BYTES = 64 * 1024;
+/** Physical page traps cost one protected page per 4 KiB, so whole kernel text fits in one object. */
+export const MAX_PHYSICAL_OBJECT_BYTES = 64 * 1024 * 1024;
 const U64_MAX = (1n << 64n) - 1n;
 
 function bad(path: string, detail: string): VmiError {
@@ -130,7 +132,7 @@ export function resolveTarget(target: ProtectTarget, backend: 'gdbstub' | 'uffd'
   if (tag.length > 256) throw bad('/tag', 'must be at most 256 characters');
   const phys = u64(target.phys, '/phys');
   if (phys >= 1n << 52n) throw bad('/phys', 'is beyond the x86-64 physical address space');
-  const length = intIn(target.length, '/length', 1, MAX_OBJECT_BYTES);
+  const length = intIn(target.length, '/length', 1, backend === 'uffd' ? MAX_PHYSICAL_OBJECT_BYTES : MAX_OBJECT_BYTES);
   const virt = target.virt === undefined ? null : u64(target.virt, '/virt');
   if (backend === 'gdbstub' && virt === null) throw bad('/virt', 'is required by the gdbstub backend');
   if (virt !== null && virt + BigInt(length) > U64_MAX + 1n) throw bad('/virt', 'range wraps the address space');

@@ -188,6 +188,7 @@ export class TrapEngine {
       cr3: raw.cr3,
       vcpu: raw.vcpu,
       stopNs: raw.stopNs,
+      resumeNs: raw.resumeNs,
       deliverNs: raw.deliverNs,
       merged: raw.merged,
       held: raw.held,

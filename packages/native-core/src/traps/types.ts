@@ -127,6 +127,8 @@ export interface TrapEvent {
   readonly vcpu: number | null;
   /** process.hrtime.bigint() clock: when the stop or fault was seen, and when it reached JavaScript. */
   readonly stopNs: bigint;
+  /** When the vCPU was let go (null while held, or for protection events). */
+  readonly resumeNs: bigint | null;
   readonly deliverNs: bigint;
   /** Several writes folded into one diff (uffd re-protect window). */
   readonly merged: boolean;
