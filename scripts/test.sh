@@ -10,3 +10,5 @@ say "preparing the test guest image"
 pnpm --silent run guest:image
 say "running the tests"
 pnpm test
+say "running the native core's guest-free tests under AddressSanitizer/UBSan"
+pnpm -F @vmi/native-core run test:native-asan

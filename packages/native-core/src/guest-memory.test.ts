@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,18 +131,20 @@ describe('guest memory', () => {
     const size = 4 << 20;
     const path = file('flapping.ram', Buffer.alloc(size, 1));
     const memory = GuestMemory.open(path);
-    const flapper = spawn(
-      process.execPath,
-      [
-        '-e',
-        `const fs=require('fs');for(;;){fs.truncateSync(${JSON.stringify(path)},4096);fs.truncateSync(${JSON.stringify(path)},${size});}`,
-      ],
-      { stdio: 'ignore' },
-    );
+    const script = [
+      "const fs = require('fs');",
+      "process.stdout.write('ready\\n');",
+      `for (;;) { fs.truncateSync(${JSON.stringify(path)}, 4096); fs.truncateSync(${JSON.stringify(path)}, ${size}); }`,
+    ].join('\n');
+    const flapper = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
     const seen = new Map<string, number>();
     try {
-      const until = Date.now() + 1500;
-      while (Date.now() < until) {
+      if (flapper.stdout === null) throw new Error('flapper has no stdout');
+      await once(flapper.stdout, 'data');
+      // At least 1.5 s, and on until a read met the shrunken file (bounded: a loaded machine is slow).
+      const start = Date.now();
+      const truncatedYet = () => seen.has('VMI_ERR_NATIVE_FILE_TRUNCATED');
+      while (Date.now() - start < 1500 || (!truncatedYet() && Date.now() - start < 20_000)) {
         const code = await codeOf(() => memory.readPhys(0n, size));
         seen.set(code, (seen.get(code) ?? 0) + 1);
       }
