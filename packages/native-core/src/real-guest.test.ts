@@ -1,18 +1,30 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureGuestImage, type Guest, imageVirtToPhys, launchGuest, symbolAddress } from '@vmi/guest';
 import { cont, QmpClient, stop } from '@vmi/qmp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GuestMemory, guardedCopy, type PauseControl } from './index.js';
+import { GenerationTable, GuestMemory, guardedCopy, openTrapEngine, type PauseControl, uffdShimEnv } from './index.js';
 
 // One guest for the file: a boot under software emulation costs seconds; a first image build more.
+// It runs with the userfaultfd shim so the trap engine can maintain a write-generation table.
+let dir: string;
 let guest: Guest;
 let memory: GuestMemory;
 let qmp: QmpClient;
 
 beforeAll(async () => {
   const image = await ensureGuestImage();
-  guest = await launchGuest({ image, name: `native-core-${randomBytes(3).toString('hex')}`, gdb: false, qmpSockets: 1 });
+  dir = mkdtempSync(join(tmpdir(), 'vmi-native-guest-'));
+  guest = await launchGuest({
+    image,
+    name: `native-core-${randomBytes(3).toString('hex')}`,
+    gdb: false,
+    qmpSockets: 1,
+    env: uffdShimEnv(join(dir, 'uffd.sock')),
+  });
   memory = GuestMemory.open(guest.ramPath);
   const [qmpPath] = guest.qmpPaths;
   if (qmpPath === undefined) throw new Error('guest has no QMP socket');
@@ -23,7 +35,27 @@ afterAll(async () => {
   await qmp?.close();
   memory?.close();
   await guest?.close();
+  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
+
+/** Any instant of the halves buffer is round r+1 for a prefix of its words and round r for the rest. */
+function isInstant(buffer: Buffer): boolean {
+  const words = Array.from({ length: buffer.length / 8 }, (_, i) => buffer.readBigUInt64LE(i * 8));
+  const first = words[0] ?? 0n;
+  const boundary = words.findIndex((w) => w !== first);
+  if (boundary === -1) return true;
+  const rest = words[boundary] ?? 0n;
+  return rest === first - 1n && words.slice(boundary).every((w) => w === rest);
+}
+
+/** Starts the module's halves kthread and returns where its buffer lies. */
+async function startHalves(seconds: number): Promise<{ phys: bigint; length: number }> {
+  expect((await guest.exec(`echo 'halves ${seconds}' > /proc/vmi_attack`)).exitCode).toBe(0);
+  const status = await attackStatus();
+  const length = Number(status.get('halves_len'));
+  expect(length).toBe(64 * 1024);
+  return { phys: BigInt(status.get('halves_phys') ?? '0'), length };
+}
 
 /** CR3 of whatever the vCPU runs right now, from the monitor's register dump. */
 async function currentCr3(): Promise<bigint> {
@@ -74,27 +106,12 @@ describe('a real guest through the RAM file', () => {
   });
 
   it('copies the module’s rewritten halves buffer consistently with the pause guard', async () => {
-    expect((await guest.exec("echo 'halves 60' > /proc/vmi_attack")).exitCode).toBe(0);
-    const status = await attackStatus();
-    const phys = BigInt(status.get('halves_phys') ?? '0');
-    const length = Number(status.get('halves_len'));
-    expect(length).toBe(64 * 1024);
+    const { phys, length } = await startHalves(60);
     const pause: PauseControl = { pause: () => stop(qmp), resume: () => cont(qmp) };
-    // Any instant of the buffer is round r+1 for a prefix of its words and round r for the rest.
-    const isInstant = (buffer: Buffer) => {
-      const words = Array.from({ length: length / 8 }, (_, i) => buffer.readBigUInt64LE(i * 8));
-      const first = words[0] ?? 0n;
-      const boundary = words.findIndex((w) => w !== first);
-      if (boundary === -1) return { ok: true };
-      const rest = words[boundary] ?? 0n;
-      return { ok: rest === first - 1n && words.slice(boundary).every((w) => w === rest) };
-    };
     try {
       for (let i = 0; i < 30; i++) {
-        const result = await guardedCopy(memory, { phys, length }, { guard: 'pause', pause });
-        const [copy] = result.buffers;
-        if (copy === undefined) throw new Error('no buffer');
-        expect(isInstant(copy).ok, `copy ${i}`).toBe(true);
+        const [copy] = (await guardedCopy(memory, { phys, length }, { guard: 'pause', pause })).buffers;
+        expect(copy !== undefined && isInstant(copy), `copy ${i}`).toBe(true);
         await sleep(20);
       }
       // Control: without the pause the same check does catch torn copies (a few in a hundred here).
@@ -102,7 +119,7 @@ describe('a real guest through the RAM file', () => {
       let torn = 0;
       for (let i = 0; i < 2000 && torn === 0; i++) {
         const [copy] = (await guardedCopy(memory, { phys, length }, { guard: 'pause', pause: noPause })).buffers;
-        if (copy !== undefined && !isInstant(copy).ok) torn++;
+        if (copy !== undefined && !isInstant(copy)) torn++;
       }
       expect(torn).toBeGreaterThan(0);
       // The kthread was really running: rounds advanced while the guest ran between copies.
@@ -110,5 +127,35 @@ describe('a real guest through the RAM file', () => {
     } finally {
       await guest.exec("echo 'halves 0' > /proc/vmi_attack");
     }
+  });
+
+  it('copies it consistently with the trap guard, over generations the trap engine keeps', async () => {
+    const { phys, length } = await startHalves(60);
+    const generationPath = join(dir, 'generations');
+    const engine = await openTrapEngine({
+      backend: 'uffd',
+      ramPath: guest.ramPath,
+      uffd: { socketPath: join(dir, 'uffd.sock') },
+      generationTable: { path: generationPath, slots: 8 },
+      onEvents: () => {},
+    });
+    const table = GenerationTable.open(generationPath);
+    let aborts = 0;
+    try {
+      await engine.protect({ tag: 'halves', phys, length });
+      for (let i = 0; i < 30; i++) {
+        const result = await guardedCopy(memory, { phys, length }, { guard: 'trap', generationTable: table, maxAttempts: 100 });
+        const [copy] = result.buffers;
+        expect(copy !== undefined && isInstant(copy), `copy ${i}`).toBe(true);
+        aborts += result.aborts;
+      }
+      // The guest's stores reached the trap engine, which bumped the generations the guard read.
+      expect(table.read().globalGen).toBeGreaterThan(0n);
+    } finally {
+      table.close();
+      await engine.close();
+      await guest.exec("echo 'halves 0' > /proc/vmi_attack");
+    }
+    expect(aborts).toBeGreaterThan(0);
   });
 });
