@@ -324,7 +324,7 @@ class UffdBackend final : public TrapBackend {
         uint64_t v;
         ssize_t ignored = read(wake_fd_, &v, sizeof v);
         (void)ignored;
-        if (!RunCommands()) return;
+        if (!RunCommands()) break;
       }
     }
     FailPending();

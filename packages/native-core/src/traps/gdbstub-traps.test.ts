@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Guest, imageVirtToPhys, launchGuest, symbolAddress } from '@vmi/guest';
 import { QmpClient, queryStatus } from '@vmi/qmp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GenerationTable } from '../generation-table.js';
 import { openTrapEngine, type TrapEngine } from './trap-engine.js';
 import type { TrapEvent } from './types.js';
 
@@ -18,12 +22,13 @@ function sym(name: string): { virt: bigint; phys: bigint } {
   return { virt, phys: imageVirtToPhys(guest.profile, virt) };
 }
 
-async function open(mode: 'monitor' | 'enforce' = 'monitor'): Promise<TrapEngine> {
+async function open(mode: 'monitor' | 'enforce' = 'monitor', generationPath?: string): Promise<TrapEngine> {
   const address = guest.gdbAddress;
   if (address === undefined) throw new Error('guest has no gdbstub');
   engine = await openTrapEngine({
     backend: 'gdbstub',
     mode,
+    ...(generationPath === undefined ? {} : { generationTable: { path: generationPath, slots: 8 } }),
     ramPath: guest.ramPath,
     gdbstub: { host: address.host, port: address.port },
     kernel: { pageOffsetBase: BigInt(guest.profile.pageOffsetBase), idtTable: BigInt(guest.profile.idtTable) },
@@ -70,9 +75,16 @@ describe('gdbstub trap backend on a real guest', () => {
     const dbr = sym('dirty_background_ratio');
     const before = await guest.readKernelImage(dbr.virt, 4);
     const next = before.readUInt32LE(0) === 37 ? 38 : 37;
-    const e = await open();
+    const genPath = join(tmpdir(), `vmi-gen-traps-${process.pid}`);
+    const e = await open('monitor', genPath);
     const object = await e.protect({ tag: 'dbr', virt: dbr.virt, phys: dbr.phys, length: 4 });
     expect(object.watches.map((w) => w.alias)).toEqual(['image', 'direct-map']);
+    const table = GenerationTable.open(genPath);
+    const gensBefore = table.read();
+    expect(gensBefore.slots.map((s) => [s.physStart, s.length])).toEqual([
+      [dbr.phys, 4n],
+      [dbr.phys, 4n],
+    ]);
 
     await run(`echo ${next} > ${sysctl}`);
     await settle(1);
@@ -96,6 +108,12 @@ describe('gdbstub trap backend on a real guest', () => {
     expect(ev.deliverNs >= ev.stopNs).toBe(true);
     const c = e.counters();
     expect(c).toMatchObject({ queued: 1, delivered: 1, unmatchedStops: 0, protocolErrors: 0, watches: 2 });
+    // Readers in other processes learn of the write through the generation table.
+    const gensAfter = table.read();
+    expect(gensAfter.globalGen).toBe(gensBefore.globalGen + 1n);
+    expect(gensAfter.slots.map((s) => s.gen)).toEqual(gensBefore.slots.map((s) => s.gen + 1n));
+    table.close();
+    rmSync(genPath, { force: true });
   });
 
   it('traps a write through the direct-map alias of the same bytes, and none for unwatched writes', async () => {
@@ -207,5 +225,39 @@ describe('gdbstub trap backend on a real guest', () => {
     await run(`echo 25 > ${sysctl}`);
     await settle(1);
     expect(events.map((ev) => ev.tag)).toEqual(['dbr']);
+  });
+});
+
+describe('gdbstub trap holder that dies of an uncaught exception', () => {
+  it('leaves the guest running', async () => {
+    const dbr = sym('dirty_background_ratio');
+    const fixture = fileURLToPath(new URL('./fixtures/hold-traps.ts', import.meta.url));
+    const address = guest.gdbAddress;
+    if (address === undefined) throw new Error('guest has no gdbstub');
+    const child = spawn(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        fixture,
+        String(address.port),
+        guest.ramPath,
+        String(dbr.phys),
+        String(dbr.virt),
+        '4',
+        'throw',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', () => undefined);
+    const code = await new Promise((r) => child.on('exit', r));
+    expect(out).toContain('READY');
+    expect(code).not.toBe(0);
+    expect((await guest.exec(`echo 26 > ${sysctl}; cat ${sysctl}`, { timeoutMs: 15_000 })).output).toContain('26');
   });
 });
