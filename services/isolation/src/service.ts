@@ -13,7 +13,12 @@ import { detectCgroups } from './sandbox/cgroups.js';
 import { StateStore } from './state-store.js';
 
 export interface IsolationServiceDeps {
-  readonly config: IsolationConfig & { readonly natsUrl: string; readonly hostName: string };
+  readonly config: IsolationConfig & {
+    readonly natsUrl: string;
+    readonly hostName: string;
+    readonly natsUser?: string | undefined;
+    readonly natsPass?: string | undefined;
+  };
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly subjects: Subjects;
@@ -64,7 +69,7 @@ export async function createIsolationService(deps: IsolationServiceDeps): Promis
       host: config.hostName,
       prefix: deps.subjects.prefix,
       consoleSubject: (guest) => deps.subjects.isolation(guest, 'console'),
-      natsTarget: natsTarget(config.natsUrl),
+      natsTarget: natsTarget(config.natsUrl, { user: config.natsUser, pass: config.natsPass }),
       healthIntervalMs: config.isolationHealthIntervalMs,
       logger,
     },

@@ -18,7 +18,7 @@ import { sandboxCommand } from '../sandbox/plan.js';
 import { type ComponentEvent, type ComponentRecord, SupervisedComponent } from './component.js';
 import { componentPlan } from './component-plan.js';
 import { createLayout, type KernelVmLayout, layoutFor, removeLayout } from './layout.js';
-import { type NatsRelay, startNatsRelay } from './nats-relay.js';
+import { type NatsRelay, type NatsTarget, startNatsRelay } from './nats-relay.js';
 
 /** Host facts every kernel VM shares. */
 export interface KernelVmEnvironment {
@@ -34,7 +34,7 @@ export interface KernelVmEnvironment {
   readonly host: string;
   readonly prefix: string;
   readonly consoleSubject: (guest: string) => string;
-  readonly natsTarget: { host: string; port: number };
+  readonly natsTarget: NatsTarget;
   readonly healthIntervalMs: number;
   readonly logger: Logger;
 }
