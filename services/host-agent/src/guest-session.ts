@@ -94,7 +94,14 @@ export class GuestSession {
     this.coalescer = this.newCoalescer(null);
     this.enforcer = new Enforcer({
       timeoutMs: deps.config.verdictTimeoutMs,
-      onTimeout: (held) => this.log.warn({ trap: held.trapId }, 'no verdict in time; the held write was released (fail open)'),
+      onTimeout: (held) => {
+        this.log.warn({ trap: held.trapId }, 'no verdict in time; the held write was released (fail open)');
+        // Enforcement lapsed for this write: say so where gaps in protection are reported.
+        void this.publishAgent('protection-lost', {
+          reason: `no verdict for trap ${held.trapId} within ${deps.config.verdictTimeoutMs} ms; the write was let through (fail open)`,
+          error: new VmiError(AgentErrors.VERDICT_TIMEOUT, held.trapId),
+        });
+      },
       onReleased: (held, verdict) =>
         this.log.info({ trap: held.trapId, verdict: verdict.verdict, restored: verdict.restore }, 'held write released'),
       onError: (held, err) => this.log.error({ trap: held.trapId, err }, 'release failed'),
@@ -451,8 +458,9 @@ export class GuestSession {
           this.counters.suppressed += 1;
           continue;
         }
-        if (trap.held && holder === null) holder = event;
-        else if (trap.held) event.held = false;
+        // Only an enforce-mode object keeps the vCPU waiting; one verdict settles one stop.
+        if (trap.held && holder === null && region.mode === 'enforce') holder = event;
+        else event.held = false;
         this.publishTrap(event);
       }
       if (trap.held) {

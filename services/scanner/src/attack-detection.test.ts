@@ -1,8 +1,9 @@
+import { type GuestRig, standardPolicy, startRig, textProbe } from '@vmi/host-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DetectionRig, standardPolicy, startRig, textProbe } from './test-support/detection-rig.js';
+import { startRigScanner } from './test-support/scanner-rig.js';
 
 const GUEST = 'detect-1';
-let rig: DetectionRig;
+let rig: GuestRig;
 let table: bigint;
 let idt: bigint;
 
@@ -10,11 +11,10 @@ beforeAll(async () => {
   rig = await startRig({
     name: GUEST,
     policy: (profile) => standardPolicy(GUEST, profile),
-    scannerEnv: { SWEEP_PERIOD_MS: '1000', SWEEP_GRACE_MS: '300' },
   });
   table = BigInt(rig.profile.sysCallTable);
   idt = BigInt(rig.profile.idtTable);
-  await rig.startScanner();
+  await startRigScanner(rig, { SWEEP_PERIOD_MS: '1000', SWEEP_GRACE_MS: '300' });
   await rig.startAgent();
   await rig.waitFor('attached', () => rig.agentEvents.find((e) => e.event === 'attached'));
 }, 240_000);

@@ -15,8 +15,7 @@ import {
   validators,
 } from '@vmi/contracts';
 import { ensureGuestImage, type Guest, type GuestImage, type GuestProfile, launchGuest } from '@vmi/guest';
-import { type HostAgent, startAgent } from '@vmi/host-agent';
-import { type Scanner, startScanner } from '../app.js';
+import { type HostAgent, startAgent } from '../app.js';
 
 export const SHARED_NATS = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 export const HOST = 'test-host';
@@ -26,20 +25,24 @@ export interface RigOptions {
   name: string;
   policy: (profile: GuestProfile) => ProtectionPolicy;
   natsUrl?: string;
-  scanner?: boolean;
   agentEnv?: Record<string, string>;
-  scannerEnv?: Record<string, string>;
+  /** Environment of services other tests start beside the agent (e.g. the scanner). */
+  extraEnv?: Record<string, string>;
 }
 
-/** Everything one test file needs: a real guest, NATS, the agent and the scanner, and what they published. */
-export class DetectionRig {
+/**
+ * What an end-to-end test needs: a real guest, NATS under a fresh subject prefix, the host agent,
+ * and everything published under that prefix. Services started beside it are closed by `close()`.
+ */
+export class GuestRig {
   readonly findings: Finding[] = [];
   readonly agentEvents: AgentEvent[] = [];
   readonly summaries: TrapSummary[] = [];
   readonly verdicts: Verdict[] = [];
   trapCount = 0;
   agent: HostAgent | null = null;
-  scanner: Scanner | null = null;
+  /** Closed first by `close()`, last added first (e.g. a scanner). */
+  readonly closers: Array<() => Promise<unknown>> = [];
 
   constructor(
     readonly options: RigOptions,
@@ -86,11 +89,6 @@ export class DetectionRig {
     return this.agent;
   }
 
-  async startScanner(): Promise<Scanner> {
-    this.scanner = await startScanner({ env: this.env(this.options.scannerEnv), handleSignals: false, waitForNats: false });
-    return this.scanner;
-  }
-
   writePolicy(policy: ProtectionPolicy | string): void {
     writeFileSync(this.policyPath, typeof policy === 'string' ? policy : JSON.stringify(policy, null, 2));
   }
@@ -117,7 +115,7 @@ export class DetectionRig {
   }
 
   async close(): Promise<void> {
-    await this.scanner?.stop().catch(() => undefined);
+    for (const close of this.closers.reverse()) await close().catch(() => undefined);
     await this.agent?.stop().catch(() => undefined);
     await this.guest.close().catch(() => undefined);
     await removePrefix(this.nc, this.prefix).catch(() => undefined);
@@ -135,7 +133,7 @@ export async function removePrefix(nc: NatsConnection, prefix: string): Promise<
 }
 
 /** Boots a guest, connects to NATS and subscribes to everything the services publish under a fresh prefix. */
-export async function startRig(options: RigOptions): Promise<DetectionRig> {
+export async function startRig(options: RigOptions): Promise<GuestRig> {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const image = await ensureGuestImage();
   const dir = mkdtempSync(join(tmpdir(), `rig-${options.name}-`));
@@ -144,7 +142,7 @@ export async function startRig(options: RigOptions): Promise<DetectionRig> {
   let nc: NatsConnection | undefined;
   try {
     nc = await connect({ servers: options.natsUrl ?? SHARED_NATS, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    const rig = new DetectionRig(options, prefix, guest, image, nc, dir, policyPath);
+    const rig = new GuestRig(options, prefix, guest, image, nc, dir, policyPath);
     rig.writePolicy(options.policy(guest.profile));
     const sub = (subject: string, on: (data: Uint8Array) => void) => nc?.subscribe(subject, { callback: (_e, m) => on(m.data) });
     sub(`${prefix}.finding.>`, (d) => rig.findings.push(validators.finding.decode(d)));
