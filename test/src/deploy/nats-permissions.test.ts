@@ -1,15 +1,15 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { devNatsEnv, freePort, type ProjectNats, startProjectNats } from '@vmi/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { devNatsEnv, type PrivateNats, startNatsWithDeployConfig } from './nats-server.js';
 
 // The NATS configuration in deploy/ gives each service its own user and subjects. These tests run
 // the real server with that file, so a service publishing outside its subjects fails here.
 describe('per-service NATS permissions', () => {
-  let nats: PrivateNats;
+  let nats: ProjectNats;
   const env = devNatsEnv();
 
   beforeAll(async () => {
-    nats = await startNatsWithDeployConfig();
+    nats = await startProjectNats({ port: await freePort() });
   });
   afterAll(async () => {
     await nats?.stop();
