@@ -5,16 +5,21 @@ export { decodeKeyRecord, encodeKeyRecord } from './key-records.js';
 export { assertKnownKeys, KNOWN_QCODES, keysToText, MODIFIERS, PLACEHOLDER_QCODE, textToKeys } from './keymap.js';
 export { connectionInfo, recordAad } from './protocol.js';
 export { type BatchResult, type DeliveredRecord, type ReceiverOptions, type ReceiverStats, SecureInputReceiver } from './receiver.js';
+export { RecordKeys, type SecretExporter } from './record-keys.js';
 export { PING_PATH, RECORDS_PATH, ReferenceServer, type ReferenceServerOptions } from './reference-server.js';
 export { RecordSealer, type RecordSealerOptions } from './sealer.js';
 export {
+  AEAD_NONCE_BYTES,
   AEAD_TAG_BYTES,
   DEFAULT_SUITE,
   exportPublicKey,
+  generateKeyPair,
   type HpkeKey,
   type HpkeKeyPair,
   importPublicKey,
   publicKeyId,
+  type RecordAead,
+  type ResolvedSuite,
   resolveSuite,
   SUPPORTED_SUITES,
   suiteKey,

@@ -1,9 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { RecipientContext } from '@hpke/core';
 import { InputErrors, isVmiError, type KeyEvent, type SecureInputAck, type SecureInputBatch, VmiError, validators } from '@vmi/contracts';
 import { fromBase64Url } from './base64url.js';
 import { decodeKeyRecord } from './key-records.js';
 import { connectionInfo, recordAad } from './protocol.js';
+import { RecordKeys } from './record-keys.js';
 import {
   AEAD_TAG_BYTES,
   DEFAULT_SUITE,
@@ -39,7 +39,7 @@ export interface BatchResult {
 }
 
 interface ConnectionState {
-  readonly context: RecipientContext;
+  readonly keys: RecordKeys;
   readonly enc: Uint8Array;
   readonly suite: string;
   readonly application: string;
@@ -88,8 +88,9 @@ export class SecureInputReceiver {
     return this.#connections.get(connectionId)?.acked ?? 0;
   }
 
-  /** Ends a connection: its state is dropped and any later record for it is refused. */
+  /** Ends a connection: its keys are overwritten, its state dropped, and any later record for it refused. */
   end(connectionId: string): void {
+    this.#connections.get(connectionId)?.keys.destroy();
     this.#connections.delete(connectionId);
     this.#ended.set(connectionId, Date.now());
   }
@@ -112,7 +113,7 @@ export class SecureInputReceiver {
         ),
       );
     }
-    // One batch at a time per connection: sequence checks and HPKE's counter need it.
+    // One batch at a time per connection: the sequence checks need it.
     const previous = this.#queues.get(batch.connection_id) ?? Promise.resolve();
     const run = previous.then(() => this.#process(batch));
     const tail = run.catch(() => undefined);
@@ -178,7 +179,7 @@ export class SecureInputReceiver {
       }
       let plaintext: Uint8Array;
       try {
-        plaintext = new Uint8Array(await state.context.open(ct, recordAad(id, record.seq)));
+        plaintext = state.keys.open(record.seq, recordAad(id, record.seq), ct);
       } catch {
         error = new VmiError(InputErrors.RECORD_AUTH, `record ${record.seq}`, {
           path: `/records/${index}/ct`,
@@ -186,7 +187,7 @@ export class SecureInputReceiver {
         });
         break;
       }
-      // Opened: HPKE's counter moved on, so this sequence is spent whatever the plaintext holds.
+      // Authentic: this sequence is spent whatever the plaintext holds.
       state.acked = record.seq;
       try {
         delivered.push({ connectionId: id, application: state.application, seq: record.seq, keys: decodeKeyRecord(plaintext) });
@@ -198,6 +199,7 @@ export class SecureInputReceiver {
       }
     }
     if (fresh && state.acked > 0) this.#connections.set(id, state);
+    else if (fresh) state.keys.destroy();
     state.lastSeen = Date.now();
     this.#stats.accepted += delivered.length;
     this.#stats.replayed += replayed;
@@ -224,9 +226,9 @@ export class SecureInputReceiver {
     if (!sender) throw new VmiError(InputErrors.UNKNOWN_SENDER, undefined, { path: '/sender_key_id' });
     const enc = fromBase64Url(batch.enc);
     if (enc === null || enc.byteLength !== 32) throw new VmiError(InputErrors.RECORD_MALFORMED, 'enc', { path: '/enc' });
-    let context: RecipientContext;
+    let context: Awaited<ReturnType<typeof suite.hpke.createRecipientContext>>;
     try {
-      context = await suite.createRecipientContext({
+      context = await suite.hpke.createRecipientContext({
         recipientKey: this.#options.serverKeyPair,
         enc: enc.slice().buffer,
         info: connectionInfo(batch.connection_id, batch.application),
@@ -236,7 +238,7 @@ export class SecureInputReceiver {
       throw new VmiError(InputErrors.RECORD_AUTH, 'key agreement failed', { path: '/enc', cause });
     }
     return {
-      context,
+      keys: await RecordKeys.derive(context, suite.aead),
       enc: enc.slice(),
       suite: suiteKey(batch.suite),
       application: batch.application,

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { contractsValidatorCompiler } from './fastify-validation.js';
 import { keysToText } from './keymap.js';
 import { type DeliveredRecord, type ReceiverOptions, SecureInputReceiver } from './receiver.js';
-import { DEFAULT_SUITE, exportPublicKey, type HpkeKeyPair, resolveSuite } from './suite.js';
+import { exportPublicKey, generateKeyPair, type HpkeKeyPair } from './suite.js';
 
 export const RECORDS_PATH = '/v1/secure-input/records';
 export const PING_PATH = '/v1/ping';
@@ -51,10 +51,9 @@ export class ReferenceServer {
   }
 
   static async create(options: ReferenceServerOptions): Promise<ReferenceServer> {
-    const suite = resolveSuite(DEFAULT_SUITE);
-    const serverKeyPair = options.serverKeyPair ?? (await suite.kem.generateKeyPair());
+    const serverKeyPair = options.serverKeyPair ?? (await generateKeyPair());
     const receiver = new SecureInputReceiver({ ...options, serverKeyPair });
-    return new ReferenceServer(options, receiver, await exportPublicKey(suite, serverKeyPair.publicKey));
+    return new ReferenceServer(options, receiver, await exportPublicKey(serverKeyPair.publicKey));
   }
 
   #build(): FastifyInstance {

@@ -1,7 +1,7 @@
-import type { CipherSuite, SenderContext } from '@hpke/core';
 import { type CipherSuiteName, InputErrors, type SealedRecord, VmiError } from '@vmi/contracts';
 import { toBase64Url } from './base64url.js';
 import { connectionInfo, recordAad } from './protocol.js';
+import { RecordKeys } from './record-keys.js';
 import { type HpkeKeyPair, importPublicKey, resolveSuite } from './suite.js';
 
 export interface RecordSealerOptions {
@@ -15,30 +15,30 @@ export interface RecordSealerOptions {
 }
 
 /**
- * The sending half of one connection: one HPKE Auth-mode context, set up once, sealing records in
- * sequence. HPKE derives each record's nonce from its own counter; the explicit sequence number in
- * the AAD lets the receiver refuse a replayed or reordered record before it tries to open it.
+ * The sending half of one connection. Setup is HPKE Auth mode to the server's pinned key, with the
+ * connection id and application in `info`; records are then sealed with keys exported from that
+ * context, each under its own sequence number, which is also in the AAD.
  */
 export class RecordSealer {
   readonly enc: string;
-  #context: SenderContext | null;
-  #seq = 0;
-  #chain: Promise<unknown> = Promise.resolve();
+  readonly #keys: RecordKeys;
   readonly #connectionId: string;
+  #seq = 0;
+  #destroyed = false;
 
-  private constructor(context: SenderContext, connectionId: string) {
-    this.#context = context;
+  private constructor(enc: string, keys: RecordKeys, connectionId: string) {
+    this.enc = enc;
+    this.#keys = keys;
     this.#connectionId = connectionId;
-    this.enc = toBase64Url(new Uint8Array(context.enc));
   }
 
   /** Throws `VMI_ERR_INPUT_UNSUPPORTED_ALGORITHM` or `VMI_ERR_INPUT_MALFORMED_KEY` (including low-order points). */
   static async create(options: RecordSealerOptions): Promise<RecordSealer> {
-    const suite: CipherSuite = resolveSuite(options.suite);
+    const suite = resolveSuite(options.suite);
     const recipientPublicKey = await importPublicKey(suite, options.serverPublicKey);
-    let context: SenderContext;
+    let context: Awaited<ReturnType<typeof suite.hpke.createSenderContext>>;
     try {
-      context = await suite.createSenderContext({
+      context = await suite.hpke.createSenderContext({
         recipientPublicKey,
         senderKey: options.senderKey,
         info: connectionInfo(options.connectionId, options.application),
@@ -47,7 +47,9 @@ export class RecordSealer {
       // An all-zero shared secret (a low-order point) is the only way encapsulation fails here.
       throw new VmiError(InputErrors.MALFORMED_KEY, 'key agreement failed', { path: '/server_public_key', cause });
     }
-    return new RecordSealer(context, options.connectionId);
+    // Only the exported record keys are kept; the HPKE context is dropped here.
+    const keys = await RecordKeys.derive(context, suite.aead);
+    return new RecordSealer(toBase64Url(new Uint8Array(context.enc)), keys, options.connectionId);
   }
 
   /** Sequence number of the last record sealed (0 before the first). */
@@ -55,34 +57,20 @@ export class RecordSealer {
     return this.#seq;
   }
 
-  /**
-   * Seals one record and zeroes `plaintext` afterwards. Calls are serialised, so sequence numbers
-   * follow call order and match HPKE's own counter.
-   */
-  seal(plaintext: Uint8Array): Promise<SealedRecord> {
-    const context = this.#context;
-    if (context === null) {
+  /** Seals one record under the next sequence number, and zeroes `plaintext`. */
+  seal(plaintext: Uint8Array): SealedRecord {
+    try {
+      if (this.#destroyed) throw new VmiError(InputErrors.CONNECTION_CLOSED);
+      const seq = ++this.#seq;
+      return { seq, ct: toBase64Url(this.#keys.seal(seq, recordAad(this.#connectionId, seq), plaintext)) };
+    } finally {
       plaintext.fill(0);
-      return Promise.reject(new VmiError(InputErrors.CONNECTION_CLOSED));
     }
-    const seq = ++this.#seq;
-    const sealed = this.#chain.then(async () => {
-      try {
-        const ct = await context.seal(plaintext, recordAad(this.#connectionId, seq));
-        return { seq, ct: toBase64Url(new Uint8Array(ct)) };
-      } finally {
-        plaintext.fill(0);
-      }
-    });
-    this.#chain = sealed.catch(() => undefined);
-    return sealed;
   }
 
-  /**
-   * Drops the context. WebCrypto keeps the AEAD key inside a `CryptoKey` that JavaScript cannot
-   * overwrite; dropping the only reference is what is possible, and no raw copy ever exists here.
-   */
+  /** Overwrites the record keys; nothing can be sealed afterwards. */
   destroy(): void {
-    this.#context = null;
+    this.#destroyed = true;
+    this.#keys.destroy();
   }
 }

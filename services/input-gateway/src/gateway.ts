@@ -71,16 +71,14 @@ export class InputGateway {
   readonly #events: InputEvents;
   readonly #logger: Logger;
   readonly #connectKeyboard: (qmpSocket: string) => Promise<GuestKeyboard>;
+  readonly #placeholderFailures = new Map<string, { count: number; loggedAt: number }>();
 
   private constructor(options: InputGatewayOptions, identity: GatewayIdentity) {
     this.#identity = identity;
     this.#logger = options.logger;
     this.#events = new InputEvents({ js: options.js, subjects: options.subjects, host: options.host, logger: options.logger });
     this.#registry = new ConnectionRegistry(identity, { ...DEFAULT_SETTINGS, ...options.settings }, this.#events);
-    this.#router = new InputRouter(this.#keyboards, this.#registry, (guest, error) => {
-      // Only the code: the guest name is operator data, the error's text is not ours to log.
-      this.#logger.warn({ guest, code: isVmiError(error) ? error.code : 'unknown' }, 'placeholder keys not delivered to guest');
-    });
+    this.#router = new InputRouter(this.#keyboards, this.#registry, (guest, error) => this.#placeholderFailed(guest, error));
     this.#connectKeyboard = options.connectKeyboard ?? ((socket) => QmpKeyboard.connect(socket));
   }
 
@@ -171,6 +169,24 @@ export class InputGateway {
     await this.#registry.endAll('shutdown');
     await this.#events.flushed();
     for (const guest of this.#keyboards.guests()) await this.#keyboards.remove(guest)?.close();
+  }
+
+  /**
+   * Logs failed placeholder sends at most once a second per guest, with how many failed since: a
+   * flood must not turn into a log flood. Only the code: the error's text is not ours to log.
+   */
+  #placeholderFailed(guest: string, error: unknown): void {
+    const now = Date.now();
+    const seen = this.#placeholderFailures.get(guest) ?? { count: 0, loggedAt: 0 };
+    seen.count++;
+    this.#placeholderFailures.set(guest, seen);
+    if (now - seen.loggedAt < 1000) return;
+    this.#logger.warn(
+      { guest, code: isVmiError(error) ? error.code : 'unknown', failed: seen.count },
+      'placeholder keys not delivered to guest',
+    );
+    seen.count = 0;
+    seen.loggedAt = now;
   }
 
   #guestStatus(guest: string): InputGuestStatus {

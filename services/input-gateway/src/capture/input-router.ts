@@ -31,13 +31,10 @@ export class InputRouter {
       return { guest, route: 'guest', connection_id: null, seq: null, keys: events.length };
     }
     // Sealed and queued first: delivery starts before the guest's placeholders go out, and a refused
-    // record (closed, expired, queue full) sends no placeholders either.
-    const seq = await connection.submit(events, receivedAt);
-    try {
-      await keyboard.send(placeholdersFor(events));
-    } catch (error) {
-      this.#onPlaceholderFailure(guest, error);
-    }
+    // record (closed, expired, queue full) sends no placeholders either. The reply does not wait
+    // for the placeholders: they are queued in order behind any earlier keys of this guest.
+    const seq = connection.submit(events, receivedAt);
+    keyboard.send(placeholdersFor(events)).catch((error: unknown) => this.#onPlaceholderFailure(guest, error));
     return { guest, route: 'secure', connection_id: connection.id, seq, keys: events.length };
   }
 }

@@ -129,15 +129,13 @@ export class SecureConnection {
     if (state === 'closed') throw new VmiError(InputErrors.CONNECTION_CLOSED, undefined, { details: { connection_id: this.id } });
   }
 
-  /** Seals key events into the next record and queues it; resolves with its sequence number. */
-  async submit(events: readonly KeyEvent[], receivedAt: number): Promise<number> {
+  /** Seals key events into the next record and queues it; returns its sequence number. */
+  submit(events: readonly KeyEvent[], receivedAt: number): number {
     this.assertOpen();
     if (this.#forwarder.pending >= this.#settings.maxPending) {
       throw new VmiError(InputErrors.QUEUE_FULL, undefined, { details: { connection_id: this.id, pending: this.#forwarder.pending } });
     }
-    const record = await this.#sealer.seal(encodeKeyRecord(events));
-    // Closed while sealing: the record is dropped with the rest and counted in the `closed` event.
-    this.assertOpen();
+    const record = this.#sealer.seal(encodeKeyRecord(events));
     this.#keysSealed += events.length;
     this.#forwarder.enqueue({ record, keys: events.length, receivedAt });
     return record.seq;
@@ -172,8 +170,8 @@ export class SecureConnection {
   }
 
   /**
-   * Ends the connection: no more input, undelivered records dropped (and counted), the sealing
-   * context released. Expiry ends it the same way with reason `expired`.
+   * Ends the connection: no more input, the record keys overwritten, undelivered records dropped
+   * (and counted). Expiry ends it the same way with reason `expired`.
    */
   end(reason: CloseReason): Promise<void> {
     if (this.#ending) return this.#ending;

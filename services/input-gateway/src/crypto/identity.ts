@@ -1,4 +1,4 @@
-import { DEFAULT_SUITE, exportPublicKey, type HpkeKeyPair, publicKeyId, resolveSuite } from '@vmi/secure-input-server';
+import { DEFAULT_SUITE, exportPublicKey, generateKeyPair, type HpkeKeyPair, publicKeyId } from '@vmi/secure-input-server';
 
 /**
  * The gateway's static HPKE key pair. Records are sealed in HPKE Auth mode with it, so a server that
@@ -13,8 +13,7 @@ export interface GatewayIdentity {
 }
 
 export async function createGatewayIdentity(): Promise<GatewayIdentity> {
-  const suite = resolveSuite(DEFAULT_SUITE);
-  const keyPair = await suite.kem.generateKeyPair();
-  const publicKey = await exportPublicKey(suite, keyPair.publicKey);
+  const keyPair = await generateKeyPair();
+  const publicKey = await exportPublicKey(keyPair.publicKey);
   return { keyPair, publicKey, keyId: publicKeyId(publicKey), kem: DEFAULT_SUITE.kem };
 }
