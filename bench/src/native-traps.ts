@@ -8,7 +8,9 @@
  *   and nothing else: the floor for a trap on this machine.
  * - trap_to_js_us: from the stop reply's arrival to the event object reaching JavaScript.
  * - guest_slowdown_pct_cold_watch: the guest workload (CPU, system calls, fork/exec) with 256
- *   watchpoints on sys_call_table entries (never written) against no engine attached.
+ *   watched 8-byte sys_call_table entries (never written) against no engine attached. They touch
+ *   each other, so the engine arms them as one QEMU watchpoint (`armed` in its counters); QEMU
+ *   walks every watchpoint on each TLB fill, which is why the engine shares them.
  * - uffd_trap_blocked_us: how long the userfaultfd backend held a faulting vCPU thread: fault read
  *   to write-unprotect-with-wake returned, per store (the kernel's fault-to-reader latency is not
  *   included: the guest cannot time a single store with the programs it has).

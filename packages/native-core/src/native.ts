@@ -153,6 +153,8 @@ export interface NativeTrapConfig {
   mode: 'monitor' | 'enforce';
   host: string;
   port: number;
+  /** UNIX socket path of the gdbstub; empty for TCP. */
+  unixPath: string;
   connectTimeoutMs: number;
   replyTimeoutMs: number;
   ramPath: string;
@@ -200,6 +202,7 @@ export interface NativeTrapCounters {
   watchdogReleases: number;
   rearms: number;
   watches: number;
+  armed: number;
   queueDepth: number;
 }
 

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -104,6 +105,7 @@ class GdbBackend final : public TrapBackend {
     c.protocol_errors = protocol_errors_.load();
     c.unmatched_stops = unmatched_stops_.load();
     c.watches = watch_count_.load();
+    c.armed = watchpoints_.load();
     return c;
   }
 
@@ -316,6 +318,7 @@ class GdbBackend final : public TrapBackend {
 
   // --- negotiation ------------------------------------------------------------------------
   Status Connect() {
+    if (!config_.unix_path.empty()) return ConnectUnix();
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -349,6 +352,25 @@ class GdbBackend final : public TrapBackend {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sock_ = fd;
+    return Status::Ok();
+  }
+
+  // A device model in a sandbox without a network serves its gdbstub on a UNIX socket.
+  Status ConnectUnix() {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (config_.unix_path.size() >= sizeof addr.sun_path) {
+      return Status::Error(TrapStatus::kInvalidArgument, "gdbstub socket path too long");
+    }
+    memcpy(addr.sun_path, config_.unix_path.c_str(), config_.unix_path.size() + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Status::Error(TrapStatus::kIo, "socket failed");
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      const int err = errno;
+      close(fd);
+      return Status::Error(TrapStatus::kUnavailable, "cannot connect to gdbstub socket: " + std::string(strerror(err)));
+    }
     sock_ = fd;
     return Status::Ok();
   }
@@ -536,9 +558,76 @@ class GdbBackend final : public TrapBackend {
     Status s = Request("D;1", &reply);
     running_ = true;
     held_ = false;
+    held_events_.clear();
     held_count_ = 0;
     detached_ = s.ok();
     return s;
+  }
+
+  // QEMU checks every watchpoint on every TLB fill, so the cost to the guest grows with their
+  // number: watched ranges that touch or overlap inside one page share one watchpoint. A stop then
+  // names the shared watchpoint and every watch inside it is diffed.
+  std::vector<std::pair<uint64_t, uint64_t>> DesiredIntervals(uint64_t page) const {
+    std::vector<std::pair<uint64_t, uint64_t>> v;
+    for (const auto& [id, w] : watches_) {
+      for (const auto& ch : w.chunks) {
+        if ((ch.first & ~(kChunk - 1)) == page) v.emplace_back(ch.first, ch.first + ch.second);
+      }
+    }
+    std::sort(v.begin(), v.end());
+    std::vector<std::pair<uint64_t, uint64_t>> merged;
+    for (const auto& iv : v) {
+      if (!merged.empty() && iv.first <= merged.back().second) {
+        merged.back().second = std::max(merged.back().second, iv.second);
+      } else {
+        merged.push_back(iv);
+      }
+    }
+    return merged;  // [start, end) pairs
+  }
+
+  // Brings QEMU's watchpoints on these pages in line with the watches.
+  Status SyncPages(const std::vector<uint64_t>& pages) {
+    Status result = Status::Ok();
+    for (uint64_t page : pages) {
+      std::vector<std::pair<uint64_t, uint64_t>> want = DesiredIntervals(page);
+      std::vector<std::pair<uint64_t, uint64_t>>& have = installed_[page];
+      for (const auto& iv : have) {
+        if (std::find(want.begin(), want.end(), iv) == want.end()) {
+          Status s = ExpectOk("z2," + Hex(iv.first) + "," + Hex(iv.second - iv.first));
+          if (!s.ok() && result.ok()) result = s;
+        }
+      }
+      std::vector<std::pair<uint64_t, uint64_t>> now;
+      for (const auto& iv : have) {
+        if (std::find(want.begin(), want.end(), iv) != want.end()) now.push_back(iv);
+      }
+      for (const auto& iv : want) {
+        if (std::find(have.begin(), have.end(), iv) != have.end()) continue;
+        Status s = ExpectOk("Z2," + Hex(iv.first) + "," + Hex(iv.second - iv.first));
+        if (s.ok()) {
+          now.push_back(iv);
+        } else if (result.ok()) {
+          result = s;
+        }
+      }
+      std::sort(now.begin(), now.end());
+      if (now.empty()) {
+        installed_.erase(page);
+      } else {
+        have = std::move(now);
+      }
+    }
+    uint64_t count = 0;
+    for (const auto& [page, ivs] : installed_) count += ivs.size();
+    watchpoints_ = count;
+    return result;
+  }
+
+  static std::vector<uint64_t> PagesOf(const WatchState& w) {
+    std::vector<uint64_t> pages;
+    for (const auto& ch : w.chunks) pages.push_back(ch.first & ~(kChunk - 1));
+    return pages;
   }
 
   Status ApplyWatch(const WatchSpec& spec) {
@@ -555,15 +644,16 @@ class GdbBackend final : public TrapBackend {
       w.chunks.emplace_back(a, end - a);
       a = end;
     }
-    for (size_t i = 0; i < w.chunks.size(); ++i) {
-      Status s = ExpectOk("Z2," + Hex(w.chunks[i].first) + "," + Hex(w.chunks[i].second));
-      if (!s.ok()) {
-        for (size_t j = 0; j < i; ++j) ExpectOk("z2," + Hex(w.chunks[j].first) + "," + Hex(w.chunks[j].second));
-        return s;
-      }
-    }
-    if (gens_.is_open()) w.gen_slot = gens_.Claim(spec.phys, spec.length);
+    const std::vector<uint64_t> pages = PagesOf(w);
     watches_.emplace(spec.id, std::move(w));
+    Status s = SyncPages(pages);
+    if (!s.ok()) {
+      watches_.erase(spec.id);
+      SyncPages(pages);
+      return s;
+    }
+    auto& added = watches_.at(spec.id);
+    if (gens_.is_open()) added.gen_slot = gens_.Claim(spec.phys, spec.length);
     watch_count_ = watches_.size();
     return Status::Ok();
   }
@@ -571,47 +661,48 @@ class GdbBackend final : public TrapBackend {
   Status ApplyUnwatch(uint32_t id) {
     auto it = watches_.find(id);
     if (it == watches_.end()) return Status::Error(TrapStatus::kNotFound, "no watch with id " + std::to_string(id));
-    Status result = Status::Ok();
-    for (auto& ch : it->second.chunks) {
-      Status s = ExpectOk("z2," + Hex(ch.first) + "," + Hex(ch.second));
-      if (!s.ok() && result.ok()) result = s;
-    }
+    const std::vector<uint64_t> pages = PagesOf(it->second);
     if (it->second.gen_slot >= 0) gens_.Free(it->second.gen_slot);
     watches_.erase(it);
     watch_count_ = watches_.size();
-    return result;
+    return SyncPages(pages);
   }
 
   Status ApplyArm() {
-    for (auto& [id, w] : watches_) {
-      for (auto& ch : w.chunks) {
+    for (const auto& [page, ivs] : installed_) {
+      for (const auto& iv : ivs) {
         std::string reply;
         // Remove first so a watchpoint QEMU still has is not doubled; a miss is expected.
-        Status s = Request("z2," + Hex(ch.first) + "," + Hex(ch.second), &reply);
+        Status s = Request("z2," + Hex(iv.first) + "," + Hex(iv.second - iv.first), &reply);
         if (!s.ok()) return s;
-        s = ExpectOk("Z2," + Hex(ch.first) + "," + Hex(ch.second));
+        s = ExpectOk("Z2," + Hex(iv.first) + "," + Hex(iv.second - iv.first));
         if (!s.ok()) return s;
       }
-      ram_.Read(w.spec.phys, w.shadow.data(), w.shadow.size());
     }
+    for (auto& [id, w] : watches_) ram_.Read(w.spec.phys, w.shadow.data(), w.shadow.size());
     return Status::Ok();
   }
 
   Status ApplyRelease(uint64_t seq, bool restore) {
-    if (!held_ || held_event_.seq != seq) {
+    // One stop can hold several events (watches sharing a watchpoint); any of them releases all.
+    const bool known = std::any_of(held_events_.begin(), held_events_.end(), [seq](const Held& h) { return h.seq == seq; });
+    if (!held_ || !known) {
       return Status::Error(TrapStatus::kNotFound, "no held event with sequence " + std::to_string(seq));
     }
     Status s = Status::Ok();
-    if (restore && !held_event_.old_bytes.empty()) {
+    for (const Held& h : held_events_) {
+      if (!restore || h.old_bytes.empty()) continue;
       // Through the gdbstub so QEMU also drops translated code of a patched instruction.
-      std::string body = "M" + Hex(held_event_.virt) + "," + Hex(held_event_.old_bytes.size()) + ":" +
-                         rsp::ToHex(held_event_.old_bytes.data(), held_event_.old_bytes.size());
-      s = ExpectOk(body);
-      if (s.ok()) {
-        RefreshShadows(held_event_.phys, held_event_.old_bytes.size());
-        if (gens_.is_open()) gens_.Bump(held_event_.phys, held_event_.old_bytes.size());
+      std::string body = "M" + Hex(h.virt) + "," + Hex(h.old_bytes.size()) + ":" + rsp::ToHex(h.old_bytes.data(), h.old_bytes.size());
+      Status r = ExpectOk(body);
+      if (r.ok()) {
+        RefreshShadows(h.phys, h.old_bytes.size());
+        if (gens_.is_open()) gens_.Bump(h.phys, h.old_bytes.size());
+      } else if (s.ok()) {
+        s = r;
       }
     }
+    held_events_.clear();
     held_ = false;
     held_count_ = 0;
     return s;
@@ -653,14 +744,23 @@ class GdbBackend final : public TrapBackend {
       // A stop we did not cause (QMP `stop`, our own interrupt): leave the guest as it is.
       return Status::Ok();
     }
-    WatchState* hit = nullptr;
-    for (auto& [id, w] : watches_) {
-      if (stop.watch_addr >= w.spec.virt && stop.watch_addr - w.spec.virt < w.spec.length) {
-        hit = &w;
-        break;
+    // The stop names the (possibly shared) watchpoint's start; every watch inside it is a candidate.
+    uint64_t lo = stop.watch_addr;
+    uint64_t hi = stop.watch_addr + 1;
+    auto page_it = installed_.find(stop.watch_addr & ~(kChunk - 1));
+    if (page_it != installed_.end()) {
+      for (const auto& iv : page_it->second) {
+        if (stop.watch_addr >= iv.first && stop.watch_addr < iv.second) {
+          lo = iv.first;
+          hi = iv.second;
+        }
       }
     }
-    if (hit == nullptr) {
+    std::vector<WatchState*> hits;
+    for (auto& [id, w] : watches_) {
+      if (w.spec.virt < hi && lo < w.spec.virt + w.spec.length) hits.push_back(&w);
+    }
+    if (hits.empty()) {
       ++unmatched_stops_;
       return resume ? Resume() : Status::Ok();
     }
@@ -685,46 +785,63 @@ class GdbBackend final : public TrapBackend {
         ++protocol_errors_;
       }
     }
-    const WatchSpec& spec = hit->spec;
-    std::vector<uint8_t> now(spec.length);
-    ram_.Read(spec.phys, now.data(), spec.length);
-    size_t first = 0;
-    size_t last = spec.length;  // exclusive
-    while (first < spec.length && now[first] == hit->shadow[first]) ++first;
-    if (first == spec.length) {
-      first = 0;  // same value written again: report the whole range unchanged
-    } else {
-      while (last > first && now[last - 1] == hit->shadow[last - 1]) --last;
+    // Diff every candidate first (refreshing shadows changes what later diffs would see).
+    struct Diff {
+      WatchState* w;
+      size_t first;
+      size_t last;
+      std::vector<uint8_t> now;
+    };
+    std::vector<Diff> diffs;
+    for (WatchState* w : hits) {
+      Diff d{w, 0, w->spec.length, std::vector<uint8_t>(w->spec.length)};
+      ram_.Read(w->spec.phys, d.now.data(), w->spec.length);
+      while (d.first < d.last && d.now[d.first] == w->shadow[d.first]) ++d.first;
+      if (d.first == d.last) continue;
+      while (d.last > d.first && d.now[d.last - 1] == w->shadow[d.last - 1]) --d.last;
+      diffs.push_back(std::move(d));
     }
-    TrapEvent ev;
-    ev.kind = EventKind::kWrite;
-    ev.backend = 0;
-    ev.seq = sink_->NextSeq();
-    ev.watch_id = spec.id;
-    ev.address = spec.virt + first;
-    ev.phys = spec.phys + first;
-    ev.hit_address = stop.watch_addr;
-    ev.old_bytes.assign(hit->shadow.begin() + first, hit->shadow.begin() + last);
-    ev.new_bytes.assign(now.begin() + first, now.begin() + last);
-    ev.rip = rip;
-    ev.cr3 = cr3;
-    ev.vcpu = stop.has_thread && stop.thread > 0 ? static_cast<int32_t>(stop.thread - 1) : -1;
-    ev.stop_ns = stop_ns;
-    ev.held = config_.mode == HoldMode::kEnforce;
-    RefreshShadows(spec.phys, spec.length);
-    if (gens_.is_open()) gens_.Bump(ev.phys, ev.new_bytes.size());
-    if (ev.held) {
+    if (diffs.empty()) {
+      // The same value written again: one event for the first watch, its whole range unchanged.
+      WatchState* w = hits.front();
+      Diff d{w, 0, w->spec.length, std::vector<uint8_t>(w->shadow)};
+      diffs.push_back(std::move(d));
+    }
+    std::vector<TrapEvent> events;
+    for (Diff& d : diffs) {
+      const WatchSpec& spec = d.w->spec;
+      TrapEvent ev;
+      ev.kind = EventKind::kWrite;
+      ev.backend = 0;
+      ev.seq = sink_->NextSeq();
+      ev.watch_id = spec.id;
+      ev.address = spec.virt + d.first;
+      ev.phys = spec.phys + d.first;
+      ev.hit_address = stop.watch_addr;
+      ev.old_bytes.assign(d.w->shadow.begin() + static_cast<long>(d.first), d.w->shadow.begin() + static_cast<long>(d.last));
+      ev.new_bytes.assign(d.now.begin() + static_cast<long>(d.first), d.now.begin() + static_cast<long>(d.last));
+      ev.rip = rip;
+      ev.cr3 = cr3;
+      ev.vcpu = stop.has_thread && stop.thread > 0 ? static_cast<int32_t>(stop.thread - 1) : -1;
+      ev.stop_ns = stop_ns;
+      ev.held = config_.mode == HoldMode::kEnforce;
+      events.push_back(std::move(ev));
+    }
+    for (const TrapEvent& ev : events) {
+      RefreshShadows(ev.phys, ev.new_bytes.size());
+      if (gens_.is_open()) gens_.Bump(ev.phys, ev.new_bytes.size());
+      if (ev.held) held_events_.push_back({ev.seq, ev.address, ev.phys, ev.old_bytes});
+    }
+    if (!held_events_.empty()) {
       held_ = true;
-      held_count_ = 1;
-      held_event_.seq = ev.seq;
-      held_event_.virt = ev.address;
-      held_event_.phys = ev.phys;
-      held_event_.old_bytes = ev.old_bytes;
+      held_count_ = held_events_.size();
     }
-    // The vCPU goes right after the event is queued (monitor mode); stamped here so it is in the event.
-    if (!ev.held) ev.resume_ns = MonotonicNs();
-    // Blocks while the queue is full: the guest waits rather than an event being lost.
-    if (!sink_->Push(std::move(ev))) return Status::Error(TrapStatus::kClosed, "event consumer is gone");
+    for (TrapEvent& ev : events) {
+      // The vCPU goes right after the events are queued (monitor mode); stamped so it is in the event.
+      if (!ev.held) ev.resume_ns = MonotonicNs();
+      // Blocks while the queue is full: the guest waits rather than an event being lost.
+      if (!sink_->Push(std::move(ev))) return Status::Error(TrapStatus::kClosed, "event consumer is gone");
+    }
     if (resume && !held_) return Resume();
     return Status::Ok();
   }
@@ -765,7 +882,8 @@ class GdbBackend final : public TrapBackend {
   bool held_ = false;
   bool link_lost_reported_ = false;
   bool detached_ = false;
-  Held held_event_;
+  std::vector<Held> held_events_;
+  std::map<uint64_t, std::vector<std::pair<uint64_t, uint64_t>>> installed_;  // page -> [start, end)
   std::map<uint32_t, WatchState> watches_;
   std::string describe_;
 
@@ -775,10 +893,16 @@ class GdbBackend final : public TrapBackend {
   std::atomic<uint64_t> protocol_errors_{0};
   std::atomic<uint64_t> unmatched_stops_{0};
   std::atomic<uint64_t> watch_count_{0};
+  std::atomic<uint64_t> watchpoints_{0};
 };
 
 ProbeResult ProbeGdb(const BackendConfig& config) {
   ProbeResult r;
+  if (!config.unix_path.empty()) {
+    r.available = true;
+    r.detail = "gdbstub at unix:" + config.unix_path;
+    return r;
+  }
   r.available = !config.host.empty() && config.port != 0;
   r.detail = r.available ? "gdbstub at " + config.host + ":" + std::to_string(config.port) : "no gdbstub address";
   return r;

@@ -55,6 +55,7 @@ struct BackendConfig {
   // gdbstub
   std::string host;
   uint16_t port = 0;
+  std::string unix_path;        // non-empty: connect to this UNIX socket instead of host:port
   uint32_t connect_timeout_ms = 0;
   uint32_t reply_timeout_ms = 0;
   // guest RAM (shadow copies, new bytes, restores)
@@ -98,6 +99,7 @@ struct Counters {
   uint64_t watchdog_releases = 0;  // protection dropped because handling stalled
   uint64_t rearms = 0;             // protection restored after a release
   uint64_t watches = 0;            // ranges currently watched
+  uint64_t armed = 0;              // mechanisms armed: QEMU watchpoints (gdbstub) or protected pages (uffd)
 };
 
 class TrapBackend {

@@ -107,6 +107,7 @@ BackendConfig ReadConfig(const Napi::Object& c) {
   cfg.mode = str("mode") == "enforce" ? traps::HoldMode::kEnforce : traps::HoldMode::kMonitor;
   cfg.host = str("host");
   cfg.port = static_cast<uint16_t>(num("port"));
+  cfg.unix_path = str("unixPath");
   cfg.connect_timeout_ms = num("connectTimeoutMs");
   cfg.reply_timeout_ms = num("replyTimeoutMs");
   cfg.ram_path = str("ramPath");
@@ -283,6 +284,7 @@ Napi::Value GetCounters(const Napi::CallbackInfo& info) {
   set("watchdogReleases", c.watchdog_releases);
   set("rearms", c.rearms);
   set("watches", c.watches);
+  set("armed", c.armed);
   set("queueDepth", engine->sink->depth());
   return o;
 }

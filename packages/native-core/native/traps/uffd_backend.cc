@@ -205,6 +205,7 @@ class UffdBackend final : public TrapBackend {
     c.watchdog_releases = releases_.load();
     c.rearms = rearms_.load();
     c.watches = watch_count_.load();
+    c.armed = armed_pages_.load();
     return c;
   }
 
@@ -271,6 +272,7 @@ class UffdBackend final : public TrapBackend {
   }
 
   bool ProtectPage(uint64_t phys_page, bool on) {
+    armed_changed_ = true;
     uint64_t host;
     if (!HostOf(phys_page, &host)) return false;
     uffdio_writeprotect wp{};
@@ -326,8 +328,19 @@ class UffdBackend final : public TrapBackend {
         (void)ignored;
         if (!RunCommands()) break;
       }
+      CountArmed();
     }
     FailPending();
+  }
+
+  // Pages change state one by one on faults and in bulk on commands and watchdog events; the
+  // count is only taken when something changed.
+  void CountArmed() {
+    if (!armed_changed_) return;
+    armed_changed_ = false;
+    uint64_t n = 0;
+    for (const auto& [p, page] : pages_) n += page.armed ? 1 : 0;
+    armed_pages_ = n;
   }
 
   void ReadFaults() {
@@ -336,6 +349,7 @@ class UffdBackend final : public TrapBackend {
       ssize_t n = read(uffd_, msgs, sizeof msgs);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) return;
+      warden_.live->reads.fetch_add(1);
       for (ssize_t i = 0; i < n / static_cast<ssize_t>(sizeof(uffd_msg)); ++i) {
         if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
           ++protocol_errors_;
@@ -441,6 +455,7 @@ class UffdBackend final : public TrapBackend {
     const uint64_t epoch = live->released_epoch.load();
     if (epoch != live->acked_epoch.load()) {
       released_ = true;
+      armed_changed_ = true;
       ++releases_;
       for (auto& [p, page] : pages_) {
         page.armed = false;
@@ -589,6 +604,7 @@ class UffdBackend final : public TrapBackend {
   std::map<uint32_t, Range> ranges_;
   std::map<uint64_t, Page> pages_;
   bool released_ = false;
+  bool armed_changed_ = false;
 
   std::atomic<uint64_t> faults_{0};
   std::atomic<uint64_t> resumes_{0};
@@ -597,6 +613,7 @@ class UffdBackend final : public TrapBackend {
   std::atomic<uint64_t> releases_{0};
   std::atomic<uint64_t> rearms_{0};
   std::atomic<uint64_t> watch_count_{0};
+  std::atomic<uint64_t> armed_pages_{0};
 };
 
 ProbeResult ProbeUffd(const BackendConfig& config) {

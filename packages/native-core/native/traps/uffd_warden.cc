@@ -44,13 +44,14 @@ void UnprotectAll(int uffd, uint64_t base, uint64_t length) {
   signal(SIGINT, SIG_DFL);
   signal(SIGHUP, SIG_IGN);
   const uint64_t bound = static_cast<uint64_t>(bound_ms) * 1000000ull;
-  const int tick_ms = bound_ms / 4 > 0 ? static_cast<int>(bound_ms / 4) : 1;
+  const int tick_ms = bound_ms / 8 > 0 ? static_cast<int>(bound_ms / 8) : 1;
   uint64_t pending_since = 0;
+  uint64_t reads_then = 0;
   for (;;) {
-    pollfd fds[2] = {{control, POLLIN, 0}, {uffd, POLLIN, 0}};
-    int r = poll(fds, 2, tick_ms);
+    pollfd ctl{control, POLLIN, 0};
+    int r = poll(&ctl, 1, tick_ms);
     if (r < 0 && errno != EINTR) break;
-    if (r > 0 && fds[0].revents != 0) {
+    if (r > 0) {
       char c = 0;
       ssize_t n = read(control, &c, 1);
       if (n == 1 && c == kQuit) _exit(0);
@@ -62,11 +63,13 @@ void UnprotectAll(int uffd, uint64_t base, uint64_t length) {
       continue;
     }
     const uint64_t now = NowNs();
-    const bool unread = r > 0 && (fds[1].revents & POLLIN) != 0;
-    if (unread) {
-      if (pending_since == 0) pending_since = now;
-    } else {
-      pending_since = 0;
+    pollfd q{uffd, POLLIN, 0};
+    const bool queued = poll(&q, 1, 0) > 0 && (q.revents & POLLIN) != 0;
+    const uint64_t reads = live->reads.load();
+    if (!queued || pending_since == 0 || reads != reads_then) {
+      // Nothing waiting, or the fault thread made progress since we last looked.
+      pending_since = queued ? now : 0;
+      reads_then = reads;
     }
     const uint64_t busy = live->busy_since_ns.load();
     uint64_t stalled = 0;
@@ -81,11 +84,6 @@ void UnprotectAll(int uffd, uint64_t base, uint64_t length) {
       ssize_t ignored = write(notify, &one, sizeof one);
       (void)ignored;
       pending_since = 0;
-    }
-    if (unread && stalled == 0) {
-      // Do not spin on a readable descriptor: sleep one tick before looking again.
-      timespec ts{0, static_cast<long>(tick_ms) * 1000000L};
-      nanosleep(&ts, nullptr);
     }
   }
   UnprotectAll(uffd, base, length);

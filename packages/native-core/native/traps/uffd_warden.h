@@ -8,8 +8,10 @@
 // only the engine's side may hold the descriptor: the rule exists because a holder that never
 // answers keeps the guest frozen (QEMU would be such a holder), and the warden always answers:
 //
-//   * it polls the descriptor without reading it: a fault that stays unread longer than the bound
-//     means the fault thread is stalled (stopped, blocked on a full event queue, starved);
+//   * every tick it looks (poll with no wait, never a read) whether a fault is queued: one queued
+//     for longer than the bound while the fault thread's read counter did not move means the
+//     thread is stalled (stopped, blocked on a full event queue, starved). Looking only per tick
+//     keeps the warden asleep during normal faults: it adds no wake-up to a trap;
 //   * it reads the fault thread's "busy since" stamp in a shared page: a fault read but not yet
 //     answered within the bound is a stall too;
 //   * its control pipe reaches end-of-file when the engine's process dies, however it dies.
@@ -32,6 +34,7 @@ namespace vmi::traps {
 // One page shared between the engine and its warden (MAP_SHARED|MAP_ANONYMOUS before fork).
 struct UffdLiveness {
   std::atomic<uint64_t> busy_since_ns;   // 0 when the fault thread holds no unanswered fault
+  std::atomic<uint64_t> reads;           // read() calls of the fault thread that returned faults
   std::atomic<uint64_t> released_epoch;  // bumped by the warden on each release
   std::atomic<uint64_t> acked_epoch;     // the engine has seen (and reported) that release
   std::atomic<uint64_t> released_at_ns;

@@ -107,7 +107,7 @@ describe('gdbstub trap backend on a real guest', () => {
     expect(ev.vcpu).toBe(0);
     expect(ev.deliverNs >= ev.stopNs).toBe(true);
     const c = e.counters();
-    expect(c).toMatchObject({ queued: 1, delivered: 1, unmatchedStops: 0, protocolErrors: 0, watches: 2 });
+    expect(c).toMatchObject({ queued: 1, delivered: 1, unmatchedStops: 0, protocolErrors: 0, watches: 2, armed: 2 });
     // Readers in other processes learn of the write through the generation table.
     const gensAfter = table.read();
     expect(gensAfter.globalGen).toBe(gensBefore.globalGen + 1n);
@@ -137,6 +137,26 @@ describe('gdbstub trap backend on a real guest', () => {
     expect(ev.newBytes[0]).toBe(0x2a);
     expect((await guest.readKernelImage(dbr.virt, 1))[0]).toBe(0x2a);
     expect(e.counters().unmatchedStops).toBe(0);
+  });
+
+  it('shares one watchpoint among touching ranges in a page and still names the written one', async () => {
+    const table = symbolAddress(guest.profile, 'sys_call_table');
+    const e = await open();
+    for (let nr = 0; nr < 64; nr++) {
+      const virt = table + BigInt(8 * nr);
+      await e.protect({ tag: `sct-${nr}`, virt, phys: imageVirtToPhys(guest.profile, virt), length: 8, aliases: 'none' });
+    }
+    expect(e.counters()).toMatchObject({ watches: 64, armed: 1 });
+    try {
+      await run(`echo 'hook-syscall ${table.toString(16)} 40 image' > /proc/vmi_attack`);
+      await settle(1);
+      expect(events.map((ev) => ev.tag)).toEqual(['sct-40']);
+      const slot = imageVirtToPhys(guest.profile, table + 8n * 40n);
+      expect((events[0] as TrapEvent).phys).toBeGreaterThanOrEqual(slot);
+      expect((events[0] as TrapEvent).phys).toBeLessThan(slot + 8n);
+    } finally {
+      await run("echo 'restore' > /proc/vmi_attack");
+    }
   });
 
   it('delivers 1,000 events for a burst of 1,000 writes, in order', async () => {

@@ -70,6 +70,7 @@ export function resolveOptions(options: TrapEngineOptions): ResolvedOptions {
   }));
   let host = '';
   let port = 0;
+  let unixPath = '';
   let connectTimeoutMs = 5000;
   let replyTimeoutMs = 5000;
   let uffdSocket = '';
@@ -78,8 +79,13 @@ export function resolveOptions(options: TrapEngineOptions): ResolvedOptions {
   if (options.backend === 'gdbstub') {
     const g = options.gdbstub;
     if (g === undefined) throw bad('/gdbstub', 'is required for the gdbstub backend');
-    host = g.host === undefined ? '127.0.0.1' : nonEmpty(g.host, '/gdbstub/host');
-    port = intIn(g.port, '/gdbstub/port', 1, 65535);
+    if (g.path !== undefined) {
+      unixPath = nonEmpty(g.path, '/gdbstub/path');
+      if (Buffer.byteLength(unixPath) > 107) throw bad('/gdbstub/path', 'is longer than a UNIX socket path may be');
+    } else {
+      host = g.host === undefined ? '127.0.0.1' : nonEmpty(g.host, '/gdbstub/host');
+      port = intIn(g.port, '/gdbstub/port', 1, 65535);
+    }
     connectTimeoutMs = intIn(g.connectTimeoutMs, '/gdbstub/connectTimeoutMs', 1, 600_000, connectTimeoutMs);
     replyTimeoutMs = intIn(g.replyTimeoutMs, '/gdbstub/replyTimeoutMs', 1, 600_000, replyTimeoutMs);
   } else {
@@ -102,6 +108,7 @@ export function resolveOptions(options: TrapEngineOptions): ResolvedOptions {
       mode,
       host,
       port,
+      unixPath,
       connectTimeoutMs,
       replyTimeoutMs,
       ramPath,

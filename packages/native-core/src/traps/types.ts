@@ -16,9 +16,12 @@ export interface RamRange {
 }
 
 export interface GdbstubOptions {
-  /** Default `127.0.0.1`. */
+  /** TCP host; default `127.0.0.1`. Ignored when `path` is given. */
   readonly host?: string;
-  readonly port: number;
+  /** TCP port; required unless `path` is given. */
+  readonly port?: number;
+  /** UNIX socket of a gdbstub started with `-gdb unix:PATH` (a device model without a network). */
+  readonly path?: string;
   /** Default 5000. */
   readonly connectTimeoutMs?: number;
   /** Default 5000. */
@@ -149,5 +152,7 @@ export interface TrapCounters {
   readonly watchdogReleases: number;
   readonly rearms: number;
   readonly watches: number;
+  /** QEMU watchpoints installed (gdbstub; touching ranges in a page share one) or pages protected (uffd). */
+  readonly armed: number;
   readonly queueDepth: number;
 }
