@@ -89,7 +89,6 @@ export function nativeBackends(logger: Logger, generationDir: string | null): Gu
   return {
     async openSources(guest: GuestConfig, events: TrapSourceEvents, enforce: boolean) {
       const address = parseGdbAddress(guest.gdbstub);
-      if ('path' in address) throw new VmiError(AgentErrors.GUEST_CONFIG, 'the gdbstub backend connects over TCP only');
       const generationTable = generationDir === null ? null : `${generationDir}/${encodeURIComponent(guest.name)}.gen`;
       const sources: TrapSource[] = [];
       const notes: string[] = [];
@@ -97,7 +96,7 @@ export function nativeBackends(logger: Logger, generationDir: string | null): Gu
         const gdb = await openTrapEngine({
           backend: 'gdbstub',
           ramPath: guest.ramFile,
-          gdbstub: { host: address.host, port: address.port },
+          gdbstub: 'path' in address ? { path: address.path } : { host: address.host, port: address.port },
           mode: enforce ? 'enforce' : 'monitor',
           ...(generationTable === null ? {} : { generationTable: { path: generationTable } }),
           onEvents: dispatch(events, 'gdbstub'),
