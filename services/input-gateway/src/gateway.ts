@@ -35,6 +35,7 @@ export const DEFAULT_SETTINGS: ConnectionSettings = {
   maxPending: 10_000,
   forwardedEventMs: 500,
   failedEventEvery: 10,
+  shutdownGraceMs: 2_000,
 };
 
 export interface InputGatewayOptions {
@@ -103,7 +104,8 @@ export class InputGateway {
   async detach(body: unknown): Promise<InputGuestStatus> {
     const request = validate.detach.parse(body);
     const status = this.#guestStatus(request.guest);
-    await this.#registry.endAll('guest-detached', request.guest);
+    // Records already sealed for the guest's connections are still delivered; the reply does not wait.
+    void this.#registry.endAll('guest-detached', request.guest);
     const keyboard = this.#keyboards.remove(request.guest);
     await keyboard?.close();
     return { ...status, focused: null, refusing: false };
@@ -121,7 +123,7 @@ export class InputGateway {
 
   async close(body: unknown, reason: Static<typeof CloseReason> = 'requested'): Promise<ConnectionInfo> {
     const request = validate.close.parse(body);
-    const connection = await this.#registry.end(request.connection_id, reason);
+    const { connection } = this.#registry.end(request.connection_id, reason);
     this.#logger.info({ guest: connection.guest, connection_id: connection.id, reason }, 'security connection closed');
     return this.#registry.info(connection);
   }
@@ -164,7 +166,10 @@ export class InputGateway {
     return this.#events.flushed();
   }
 
-  /** Ends every connection (reason `shutdown`), lets the events out, and closes the keyboards. */
+  /**
+   * Ends every connection (reason `shutdown`: sealed records get `shutdownGraceMs` to be
+   * delivered), lets the events out, and closes the keyboards.
+   */
   async stop(): Promise<void> {
     await this.#registry.endAll('shutdown');
     await this.#events.flushed();

@@ -1,8 +1,12 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Service } from '@nats-io/services';
 import type { Msg, Subscription } from '@nats-io/transport-node';
+import { type AuditDatabase, auditEvents, ChainWriter, type Ingest, openDatabase, startIngest } from '@vmi/audit';
 import { ensureGuestImage, type Guest, launchGuest } from '@vmi/guest';
 import { createTestPki, type DeliveredRecord, ReferenceServer, textToKeys } from '@vmi/secure-input-server';
-import { jetstreamManager } from '@vmi/service-runtime';
+import { jetstreamManager, runBatchConsumer } from '@vmi/service-runtime';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startControlService } from './control/control-service.js';
@@ -12,7 +16,8 @@ import { buildKeyEndpoint, listenKeyEndpoint } from './http/key-endpoint.js';
 import { capturedLogger, inputSandbox } from './test-support.js';
 
 // Everything real: a QEMU guest with a keylogger reading /dev/input/event0, NATS with a JetStream
-// stream, a reference server over TLS with a CA made for this run, the gateway's HTTP key endpoint.
+// stream, the audit trail ingesting it into embedded Postgres (PGlite), a reference server over TLS
+// with a CA made for this run, the gateway's HTTP key endpoint.
 
 const GUEST = 'guest-1';
 const CANARY = 'Canary-7f3eQ9-XYZZY!';
@@ -91,17 +96,36 @@ let endpointUrl: string;
 let caPem: string;
 let logText: () => string;
 let natsCapture: Subscription;
+let auditDir: string;
+let audit: AuditDatabase;
+let auditIngest: Ingest;
 const natsSeen: string[] = [];
 const errorsSeen: string[] = [];
 const received: DeliveredRecord[] = [];
 
 beforeAll(async () => {
-  const [image, pki, identity] = await Promise.all([ensureGuestImage(), createTestPki(), createGatewayIdentity()]);
+  auditDir = await mkdtemp(join(tmpdir(), 'vmi-input-audit-'));
+  const [image, pki, identity, database] = await Promise.all([
+    ensureGuestImage(),
+    createTestPki(),
+    createGatewayIdentity(),
+    openDatabase({ dataDir: auditDir }),
+  ]);
+  audit = database;
   caPem = pki.caPem;
   guest = await launchGuest({ image, name: 'input-gateway-test', gdb: false });
   const captured = capturedLogger();
   logText = captured.text;
   sandbox = await inputSandbox(captured.logger);
+  auditIngest = await startIngest({
+    writer: new ChainWriter(audit.db),
+    streams: ['input'],
+    prefix: sandbox.prefix,
+    batchSize: 100,
+    maxAckPending: 500,
+    consumeBatches: (options) =>
+      runBatchConsumer({ ...options, nc: sandbox.nc, logger: captured.logger, subjects: sandbox.subjects, hostName: 'test-host' }),
+  });
   // Every message under this run's prefix (events, control requests), headers included.
   natsCapture = sandbox.nc.subscribe(`${sandbox.prefix}.>`, {
     callback: (_err, msg: Msg) => {
@@ -134,7 +158,10 @@ afterAll(async () => {
   await control?.stop();
   await gateway?.stop();
   natsCapture?.unsubscribe();
+  await auditIngest?.stop();
   await sandbox?.close();
+  await audit?.close();
+  if (auditDir) await rm(auditDir, { recursive: true, force: true });
   await server?.stop();
   await guest?.close();
 });
@@ -227,14 +254,17 @@ describe('secure input through the gateway, with a real guest, NATS and TLS serv
     expect(server.textOf(secureConnection)).toBe(SECRET_TEXT);
   });
 
-  it('holds keys while the server is down and delivers each exactly once when it is back', async () => {
+  it('holds keys while the server is down and delivers each exactly once when it is back, even after a close', async () => {
     expect(await ctl('focus', { guest: GUEST, connection_id: secureConnection })).toMatchObject({ focused: secureConnection });
     const before = received.length;
     await server.stop();
     for (const word of ['while ', 'the ', 'server ', 'was ', 'down']) expect((await type({ text: word })).status).toBe(200);
     await expect.poll(() => natsSeen.some((m) => m.includes('.input.guest-1.failed')), { timeout: 10_000 }).toBe(true);
-    const status = await ctl('status', { guest: GUEST });
-    expect((status.connections as { pending: number }[])[0]?.pending).toBeGreaterThan(0);
+    // Closing refuses new input at once; what was typed before the close is still delivered.
+    const closed = await ctl('close', { connection_id: secureConnection });
+    expect(closed).toMatchObject({ state: 'closed' });
+    expect(closed.pending).toBeGreaterThan(0);
+    expect((await type({ text: 'after the close' })).json).toMatchObject({ error: { code: 'VMI_ERR_INPUT_CONNECTION_CLOSED' } });
     await server.listen();
     await gateway.delivered(secureConnection);
     expect(server.textOf(secureConnection)).toBe(`${SECRET_TEXT}while the server was down`);
@@ -267,7 +297,7 @@ describe('secure input through the gateway, with a real guest, NATS and TLS serv
   });
 
   it('publishes opened, forwarded, failed and closed events whose counts add up', async () => {
-    await ctl('close', { connection_id: secureConnection });
+    await expect.poll(() => natsSeen.some((m) => m.includes('.input.guest-1.closed') && m.includes(secureConnection))).toBe(true);
     await gateway.eventsFlushed();
     const events = (await streamMessages()).map((m) => JSON.parse(m.data) as Record<string, unknown>);
     const mine = events.filter((e) => e.connection_id === secureConnection);
@@ -284,10 +314,20 @@ describe('secure input through the gateway, with a real guest, NATS and TLS serv
     expect(mine.at(-1)).toMatchObject({ event: 'closed', reason: 'requested', pending: 0, acked_seq: records });
   });
 
-  it('never lets the canary into logs, NATS messages, the event stream or error messages', async () => {
+  it('never lets the canary into logs, NATS messages, the event stream, the audit database or error messages', async () => {
     await gateway.eventsFlushed();
     const stream = (await streamMessages()).map((m) => `${m.subject} ${m.data}`);
-    const haystacks = { logs: logText(), nats: natsSeen.join('\n'), stream: stream.join('\n'), errors: errorsSeen.join('\n') };
+    const auditRows = async () => audit.db.select().from(auditEvents);
+    await expect.poll(async () => (await auditRows()).length, { timeout: 15_000 }).toBe(stream.length);
+    const rows = await auditRows();
+    expect(rows.some((r) => JSON.stringify(r.body).includes(secureConnection))).toBe(true);
+    const haystacks = {
+      logs: logText(),
+      nats: natsSeen.join('\n'),
+      stream: stream.join('\n'),
+      audit: JSON.stringify(rows),
+      errors: errorsSeen.join('\n'),
+    };
     expect(stream.length).toBeGreaterThan(5);
     expect(natsSeen.length).toBeGreaterThan(5);
     expect(haystacks.logs.length).toBeGreaterThan(100);

@@ -16,6 +16,8 @@ export interface ConnectionSettings {
   readonly forwardedEventMs: number;
   /** A `failed` event on the first failure of an outage, then every this many attempts. */
   readonly failedEventEvery: number;
+  /** On shutdown, how long records already sealed may still take to be delivered. */
+  readonly shutdownGraceMs: number;
 }
 
 export interface ConnectionInit {
@@ -170,26 +172,46 @@ export class SecureConnection {
   }
 
   /**
-   * Ends the connection: no more input, the record keys overwritten, undelivered records dropped
-   * (and counted). Expiry ends it the same way with reason `expired`.
+   * Ends the connection: no more input, and the record keys are overwritten at once. Records
+   * already sealed are still delivered (ciphertext needs no key) until they are acknowledged or the
+   * connection's expiry, whichever comes first; on shutdown for at most `shutdownGraceMs`. Then
+   * what is left is dropped and counted in the `closed` event. The promise settles at that point.
    */
   end(reason: CloseReason): Promise<void> {
     if (this.#ending) return this.#ending;
     this.#state = reason === 'expired' ? 'expired' : 'closed';
     clearTimeout(this.#expiryTimer);
+    this.#sealer.destroy();
+    const now = Date.now();
+    const deadline =
+      reason === 'expired'
+        ? now
+        : reason === 'shutdown'
+          ? Math.min(this.expiresAt.getTime(), now + this.#settings.shutdownGraceMs)
+          : this.expiresAt.getTime();
     this.#ending = (async () => {
-      this.#sealer.destroy();
+      if (this.#forwarder.pending > 0 && deadline > now) await this.#drainedOrTimeout(deadline - now);
       const dropped = await this.#forwarder.close();
       this.#flushWindow();
-      const facts = { ...this.facts(), pending: dropped };
-      this.#events.emit('closed', facts, {
-        reason,
-        records: this.#sealer.sealedSeq,
-        keys: this.#keysSealed,
-        lastSeq: this.#sealer.sealedSeq,
-      });
+      this.#events.emit(
+        'closed',
+        { ...this.facts(), pending: dropped },
+        { reason, records: this.#sealer.sealedSeq, keys: this.#keysSealed, lastSeq: this.#sealer.sealedSeq },
+      );
     })();
     return this.#ending;
+  }
+
+  async #drainedOrTimeout(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    try {
+      await Promise.race([this.#forwarder.drained(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #scheduleWindow(): void {

@@ -77,10 +77,12 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Ends a connection. Its guest's focus stays on it, so keys typed after the end are refused
-   * instead of reaching the guest in clear; `focus(guest, null)` hands the keyboard back.
+   * Ends a connection: input is refused from now on, while records already sealed may still be
+   * delivered (see `SecureConnection.end`). Its guest's focus stays on it, so keys typed after the
+   * end are refused instead of reaching the guest in clear; `focus(guest, null)` hands the
+   * keyboard back. Returns at once; `finished` settles when delivery is over.
    */
-  async end(id: string, reason: CloseReason): Promise<SecureConnection> {
+  end(id: string, reason: CloseReason): { connection: SecureConnection; finished: Promise<void> } {
     const connection = this.get(id);
     if (this.#connections.delete(id)) {
       this.#ended.set(id, connection);
@@ -89,8 +91,7 @@ export class ConnectionRegistry {
         if (oldest !== undefined) this.#ended.delete(oldest);
       }
     }
-    await connection.end(reason);
-    return connection;
+    return { connection, finished: connection.end(reason) };
   }
 
   focus(guest: string, id: string | null): void {
@@ -120,9 +121,13 @@ export class ConnectionRegistry {
     return connection.info(this.#focus.get(connection.guest) === connection.id);
   }
 
-  /** Ends every live connection (of one guest, or all); used on detach and shutdown. */
-  async endAll(reason: CloseReason, guest?: string): Promise<void> {
-    await Promise.all(this.live(guest).map((c) => this.end(c.id, reason)));
+  /**
+   * Ends every live connection (of one guest, or all); used on detach and shutdown. Resolves when
+   * their delivery is over.
+   */
+  endAll(reason: CloseReason, guest?: string): Promise<void> {
+    const finished = this.live(guest).map((c) => this.end(c.id, reason).finished);
     if (guest !== undefined) this.#focus.delete(guest);
+    return Promise.all(finished).then(() => undefined);
   }
 }
