@@ -30,6 +30,7 @@
 #include "event_sink.h"
 #include "gdb_warden.h"
 #include "generation_writer.h"
+#include "thread_priority.h"
 #include "ram_view.h"
 #include "rsp_codec.h"
 #include "trap_backend.h"
@@ -461,6 +462,7 @@ class GdbBackend final : public TrapBackend {
  private:
   // --- the I/O thread ----------------------------------------------------------------------
   void IoLoop() {
+    RaiseThreadPriority();
     bool link_up = true;
     while (link_up) {
       pollfd fds[2] = {{sock_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};

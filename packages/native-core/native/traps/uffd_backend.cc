@@ -29,6 +29,7 @@
 #include "common/uffd_constants.h"
 #include "event_sink.h"
 #include "generation_writer.h"
+#include "thread_priority.h"
 #include "ram_view.h"
 #include "../../shim/uffd_handover.h"
 #include "trap_backend.h"
@@ -297,22 +298,28 @@ class UffdBackend final : public TrapBackend {
 
   // --- the fault thread ---------------------------------------------------------------------
   void Loop() {
+    RaiseThreadPriority();
     for (;;) {
       CheckWatchdog();
       uint64_t next = 0;
       for (auto& [p, page] : pages_) {
         if (page.reprotect_at != 0 && (next == 0 || page.reprotect_at < next)) next = page.reprotect_at;
       }
-      int timeout = -1;
+      // ppoll waits to the nanosecond: a sub-millisecond window is slept, never spun (a spinning
+      // handler would take the CPU the released vCPU thread needs to finish its store).
+      int64_t wait_ns = -1;
       if (next != 0) {
         const uint64_t now = MonotonicNs();
-        timeout = next <= now ? 0 : static_cast<int>((next - now + 999999) / 1000000);
-        // Sub-millisecond windows: poll can only wait whole milliseconds, so spin the rest.
-        if (next > now && next - now < 1000000) timeout = 0;
+        wait_ns = next <= now ? 0 : static_cast<int64_t>(next - now);
       }
-      if (released_) timeout = timeout < 0 ? 20 : std::min(timeout, 20);  // retry re-arming
+      if (released_) wait_ns = wait_ns < 0 ? 20000000 : std::min<int64_t>(wait_ns, 20000000);  // retry re-arming
+      timespec ts{};
+      if (wait_ns >= 0) {
+        ts.tv_sec = wait_ns / 1000000000;
+        ts.tv_nsec = wait_ns % 1000000000;
+      }
       pollfd fds[3] = {{uffd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {warden_.notify_fd, POLLIN, 0}};
-      int r = poll(fds, 3, timeout);
+      int r = ppoll(fds, 3, wait_ns < 0 ? nullptr : &ts, nullptr);
       if (r > 0 && fds[2].revents != 0) {
         uint64_t v;
         ssize_t ignored = read(warden_.notify_fd, &v, sizeof v);
