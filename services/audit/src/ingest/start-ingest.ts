@@ -3,6 +3,7 @@ import type { BatchConsumerOptionsFor, BatchItem, ConsumerHandle } from '@vmi/se
 import type { TUnsafe } from 'typebox';
 import type { ChainWriter, IncomingEvent } from '../store/append-events.js';
 import { createMessageDecoder, type DecodedMessage, registeredMessageValidators } from './message-decoder.js';
+import { recordStoredSpans } from './stored-spans.js';
 
 type Decoded = TUnsafe<DecodedMessage>;
 
@@ -12,6 +13,11 @@ export interface IngestOptions {
   readonly prefix: string;
   readonly batchSize: number;
   readonly maxAckPending: number;
+  /**
+   * Pull loops sharing each durable consumer (default 1). With two, one loop fetches and validates
+   * while the other commits; the chain writer still appends one batch at a time.
+   */
+  readonly consumersPerStream?: number;
   /** Starts one durable batch consumer (the service context's `consumeBatches`, or a test's). */
   readonly consumeBatches: (options: BatchConsumerOptionsFor<Decoded>) => Promise<ConsumerHandle>;
 }
@@ -38,16 +44,22 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
   try {
     for (const stream of options.streams) {
       const consumer = { ...CONSUMERS.audit(stream, options.prefix), max_ack_pending: options.maxAckPending };
-      consumers.push(
-        await options.consumeBatches({
-          consumer,
-          validator,
-          batchSize: options.batchSize,
-          handler: async (batch) => {
-            await options.writer.append(toIncoming(stream, batch));
-          },
-        }),
-      );
+      for (let loop = 0; loop < Math.max(1, options.consumersPerStream ?? 1); loop++) {
+        consumers.push(
+          await options.consumeBatches({
+            consumer,
+            validator,
+            batchSize: options.batchSize,
+            // The first loop creates or updates the durable; the others join it.
+            ensure: loop === 0,
+            handler: async (batch) => {
+              const started = Date.now();
+              await options.writer.append(toIncoming(stream, batch));
+              recordStoredSpans(stream, batch, started);
+            },
+          }),
+        );
+      }
     }
   } catch (err) {
     await Promise.allSettled(consumers.map((c) => c.stop()));

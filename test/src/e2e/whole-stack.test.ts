@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Msg } from '@nats-io/transport-node';
+import { type Finding, validators } from '@vmi/contracts';
+import { attackCommands, SerialConsole } from '@vmi/guest';
+import { type ProtectedGuest, Stack } from '@vmi/stack';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OtlpReceiver } from './otlp-receiver.js';
+
+const ADMIN_DB = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+// The whole platform from the repository's own stack launcher: real NATS with the deploy
+// permissions, Postgres, the isolation service booting the guest in its sandbox, the host agent,
+// the scanner and the audit service, with traces exported over OTLP.
+describe('the whole stack, end to end', () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'vmi-e2e-'));
+  const database = `vmi_e2e_${process.pid}_${Date.now()}`;
+  let otlp: OtlpReceiver;
+  let stack: Stack;
+  let guest: ProtectedGuest;
+  const findings: { finding: Finding; msg: Msg }[] = [];
+
+  beforeAll(async () => {
+    const admin = new pg.Client({ connectionString: ADMIN_DB });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    await admin.end();
+    otlp = await OtlpReceiver.start();
+    stack = await Stack.start({
+      runDir,
+      databaseUrl: `postgres://postgres@127.0.0.1:5432/${database}`,
+      kernelVmDir: join('/dev/shm', `vmi-e2e-${process.pid}`),
+      serviceEnv: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, LOG_LEVEL: 'info' },
+    });
+    const sub = stack.connection.subscribe(stack.subjects.all('finding'));
+    void (async () => {
+      for await (const msg of sub) findings.push({ finding: validators.finding.parse(msg.json()), msg });
+    })();
+    guest = await stack.protectGuest('e2e-guest');
+  }, 600_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await otlp?.close();
+    const admin = new pg.Client({ connectionString: ADMIN_DB });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+    rmSync(runDir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('turns a syscall-table hook in the sandboxed guest into a finding on NATS, in the audit API and in one trace', async () => {
+    const console = await SerialConsole.connect(
+      guest.kernelVm.endpoints.serial_socket ?? '',
+      join(runDir, 'attack-console.log'),
+      Date.now() + 10_000,
+      () => true,
+    );
+    try {
+      expect(await console.run(attackCommands.hookSyscall(guest.image.profile, 39, 'image')).exited).toBe(0);
+    } finally {
+      await console.close();
+    }
+
+    // On NATS, from the scanner, with the writer resolved.
+    const hit = await until('the finding on NATS', 60_000, () => findings.find((f) => f.finding.rule === 'syscall-table'));
+    expect(hit.finding.guest).toBe('e2e-guest');
+    expect(hit.finding.severity).toBe('critical');
+    expect(hit.finding.evidence.object).toBe('sys_call_table[39]');
+    expect(hit.finding.evidence.detected_by).toBe('trap');
+    expect(hit.finding.ocsf.class_uid).toBe(2004);
+
+    // The same finding through the audit REST API (Postgres behind it).
+    const auth = { authorization: `Bearer ${stack.auditTokens.read}` };
+    const stored = await until('the finding in the audit API', 60_000, async () => {
+      const res = await fetch(`${stack.auditUrl}/v1/findings/${hit.finding.id}`, { headers: auth });
+      return res.status === 200 ? ((await res.json()) as { id: string; rule: string; body: Finding }) : undefined;
+    });
+    expect(stored.rule).toBe('syscall-table');
+    expect(stored.body.evidence.new_bytes).toBe(hit.finding.evidence.new_bytes);
+    const unauthenticated = await fetch(`${stack.auditUrl}/v1/findings/${hit.finding.id}`);
+    expect(unauthenticated.status).toBe(401);
+
+    // One trace from the trap to the audit row.
+    const traceparent = hit.msg.headers?.get('traceparent') ?? '';
+    const traceId = /^00-([0-9a-f]{32})-/.exec(traceparent)?.[1];
+    expect(traceId, 'the finding carries trace context').toBeDefined();
+    const services = await until('spans of the agent, scanner and audit in one trace', 60_000, () => {
+      const s = otlp.servicesInTrace(traceId ?? '');
+      return ['host-agent', 'scanner', 'audit'].every((n) => s.has(n)) ? s : undefined;
+    });
+    expect([...services].sort()).toEqual(expect.arrayContaining(['audit', 'host-agent', 'scanner']));
+  }, 240_000);
+});
