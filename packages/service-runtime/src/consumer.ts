@@ -1,7 +1,16 @@
 import { hostname } from 'node:os';
 import { type Consumer, type ConsumerMessages, type JetStreamClient, type JsMsg, jetstream } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
-import { type Context, type Link, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  type Link,
+  type ObservableResult,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import type { ConsumerDefinition, MessageValidator, Subjects } from '@vmi/contracts';
 import type { Static, TSchema } from 'typebox';
 import { errorRecord, isPermanentError, publishDeadLetter } from './deadletter.js';
@@ -90,9 +99,16 @@ class ConsumerCore<T extends TSchema> {
     description: 'Messages taken from a durable consumer, by outcome',
   });
   private readonly where: { stream: string; consumer: string; hostName: string };
+  /** Messages the consumer still had waiting when the last one was delivered: its lag. */
+  private lag = 0;
+  private readonly lagGauge = getMeter().createObservableGauge('vmi.consumer.lag', {
+    description: 'Messages waiting in a durable consumer behind the last delivered one',
+  });
+  private readonly observeLag = (result: ObservableResult) => result.observe(this.lag, { consumer: this.name });
 
   constructor(readonly options: CommonOptions<T>) {
     this.js = jetstream(options.nc);
+    this.lagGauge.addCallback(this.observeLag);
     this.name = `${options.consumer.stream}/${options.consumer.durable_name}`;
     this.log = options.logger.child({ consumer: this.name });
     this.where = { stream: options.consumer.stream, consumer: options.consumer.durable_name, hostName: options.hostName ?? hostname() };
@@ -193,6 +209,7 @@ class ConsumerCore<T extends TSchema> {
     try {
       for await (const m of iter) {
         // Arrived after stop: hand it straight back so another instance (or the restart) takes it.
+        this.lag = m.info.pending;
         if (!this.running) m.nak();
         else onMessage(m);
       }
@@ -209,6 +226,7 @@ class ConsumerCore<T extends TSchema> {
 
   haltFetching() {
     this.running = false;
+    this.lagGauge.removeCallback(this.observeLag);
     this.current?.stop();
   }
 

@@ -14,10 +14,11 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node';
+import type { Histogram } from '@opentelemetry/api';
 import type { MessageValidator } from '@vmi/contracts';
 import { type ConsumerDefinition, NATS_HEADERS, type StreamDefinition } from '@vmi/contracts';
 import type { TSchema } from 'typebox';
-import { injectTraceContext } from './telemetry.js';
+import { getMeter, injectTraceContext } from './telemetry.js';
 
 function isNotFound(err: unknown): boolean {
   return (
@@ -139,12 +140,33 @@ export async function publishMessage(
   }
   if (typeof msg.type === 'string') h.set(NATS_HEADERS.schema, msg.type);
   injectTraceContext(h);
-  return js.publish(subject, JSON.stringify(msg), {
-    msgID: msg.id,
-    headers: h,
-    ...(options.expectStream === undefined ? {} : { expect: { streamName: options.expectStream } }),
-    ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
-  });
+  const started = performance.now();
+  let outcome = 'error';
+  try {
+    const ack = await js.publish(subject, JSON.stringify(msg), {
+      msgID: msg.id,
+      headers: h,
+      ...(options.expectStream === undefined ? {} : { expect: { streamName: options.expectStream } }),
+      ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
+    });
+    outcome = ack.duplicate ? 'duplicate' : 'stored';
+    return ack;
+  } finally {
+    publishDuration().record(performance.now() - started, { 'messaging.destination.kind': subject.split('.')[1] ?? '', outcome });
+  }
+}
+
+const publishHistograms = new WeakMap<object, Histogram>();
+
+/** The publish-latency histogram of the meter provider in force now (telemetry may start late). */
+function publishDuration(): Histogram {
+  const meter = getMeter();
+  let h = publishHistograms.get(meter);
+  if (h === undefined) {
+    h = meter.createHistogram('vmi.publish.duration', { unit: 'ms', description: 'JetStream publish until the stream acknowledged it' });
+    publishHistograms.set(meter, h);
+  }
+  return h;
 }
 
 export type { JetStreamClient, JetStreamManager, JsMsg, PubAck } from '@nats-io/jetstream';
