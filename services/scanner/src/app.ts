@@ -45,7 +45,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       if (v === undefined) throw new VmiError(ScannerErrors.GUEST_UNKNOWN, guest);
       return contexts.get(v.guest);
     };
-    const reporter = new Reporter(ctx.js, subjects, config.hostName);
+    const reporter = new Reporter(ctx.js, subjects, config.hostName, view);
     const counters = { traps: 0, benign: 0, scans: 0 };
     const common = { view, context, reporter, host: config.hostName, productVersion: PRODUCT_VERSION };
 
@@ -67,6 +67,8 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       consumer: CONSUMERS.scannerTraps(config.subjectPrefix),
       validator: validators.trapEvent,
       concurrency: config.trapConcurrency,
+      // A long pull still hands over each trap the moment it is stored; it only saves idle re-pulls.
+      fetchExpiresMs: 30_000,
       handler: async (event) => {
         const outcome = await checkTrap(event, { ...common, stateWaitMs: config.stateWaitMs });
         counters.traps += 1;
@@ -76,6 +78,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
     await ctx.consume({
       consumer: CONSUMERS.scannerScans(config.subjectPrefix),
       validator: validators.scanRequest,
+      fetchExpiresMs: 30_000,
       handler: async (request) => {
         counters.scans += 1;
         await scanGuest(request.guest, request.rules, common);

@@ -15,5 +15,7 @@ export interface GuestReader {
   copy(phys: bigint, length: number): Promise<GuardedBytes>;
   /** SHA-256 (hex) of a guest-physical range, as it is now (the sweep's cheap comparison). */
   hash(phys: bigint, length: number): Promise<string>;
+  /** SHA-256 (hex) of several ranges read back to back (one pass for a batch of small objects). */
+  hashRanges(ranges: ReadonlyArray<{ phys: bigint; length: number }>): Promise<string>;
   close(): void;
 }

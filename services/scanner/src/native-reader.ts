@@ -38,6 +38,9 @@ export function nativeReader(guard: GuardRequest): OpenReader {
       async hash(phys: bigint, length: number): Promise<string> {
         return (await memory.hashPhys({ phys, length })).toString('hex');
       },
+      async hashRanges(ranges: ReadonlyArray<{ phys: bigint; length: number }>): Promise<string> {
+        return (await memory.hashPhys(ranges)).toString('hex');
+      },
       close() {
         table?.close();
         memory.close();

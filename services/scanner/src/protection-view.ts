@@ -1,12 +1,35 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
-import { type BaselineRecord, type ProtectedGuestRecord, protectionKv, validators } from '@vmi/contracts';
+import {
+  type BaselineRecord,
+  compileValidator,
+  Name,
+  type ProtectedGuestRecord,
+  protectionKv,
+  Sha256Hex,
+  slugToken,
+  validators,
+} from '@vmi/contracts';
 import type { Logger } from '@vmi/service-runtime';
+import Type, { type Static } from 'typebox';
 
 export interface ProtectedObject {
   readonly record: BaselineRecord;
   readonly baseline: Buffer;
 }
+
+/** A changed state of an object that a scanner already reported (shared by every scanner instance). */
+export const ReportedState = Type.Object(
+  {
+    guest: Name,
+    object: Type.String({ minLength: 1, maxLength: 256 }),
+    sha256: Sha256Hex,
+    finding_id: Type.String({ format: 'uuid' }),
+  },
+  { additionalProperties: false },
+);
+export type ReportedState = Static<typeof ReportedState>;
+const reportedValidator = compileValidator(ReportedState, 'reported-state');
 
 export interface GuestView {
   readonly guest: ProtectedGuestRecord;
@@ -22,6 +45,8 @@ export class ProtectionView {
   /** By guest slug; `guest` is null while only baselines have arrived. */
   private readonly guests = new Map<string, { guest: ProtectedGuestRecord | null; objects: Map<string, ProtectedObject> }>();
   private readonly waiters = new Set<() => void>();
+  /** KV key of a reported state -> the state. */
+  private readonly reported = new Map<string, ReportedState>();
   rejected = 0;
   private stopWatch: (() => void) | undefined;
 
@@ -62,6 +87,11 @@ export class ProtectionView {
   private apply(key: string, operation: string, value: Uint8Array): void {
     const [guestSlug, kind] = key.split('.');
     if (guestSlug === undefined) return;
+    if (kind === 'f') {
+      if (operation !== 'PUT') this.reported.delete(key);
+      else this.reported.set(key, reportedValidator.decode(value));
+      return;
+    }
     if (operation !== 'PUT') {
       if (kind === 'guest') this.guests.delete(guestSlug);
       else {
@@ -86,6 +116,28 @@ export class ProtectionView {
       this.guests.set(guestSlug, view);
     }
     view.objects.set(record.object, { record, baseline: Buffer.from(record.bytes_base64, 'base64') });
+  }
+
+  static reportedKey(guest: string, object: string): string {
+    return `${slugToken(guest)}.f.${slugToken(object)}`;
+  }
+
+  /** The finding id a scanner gave this exact state of the object, if one reported it. */
+  reportedAs(guest: string, object: string, sha256: string): string | undefined {
+    const r = this.reported.get(ProtectionView.reportedKey(guest, object));
+    return r !== undefined && r.sha256 === sha256 ? r.finding_id : undefined;
+  }
+
+  async markReported(state: ReportedState): Promise<void> {
+    const key = ProtectionView.reportedKey(state.guest, state.object);
+    this.reported.set(key, state);
+    await this.kv.put(key, JSON.stringify(state));
+  }
+
+  async clearReported(guest: string, object: string): Promise<void> {
+    const key = ProtectionView.reportedKey(guest, object);
+    if (!this.reported.delete(key)) return;
+    await this.kv.delete(key).catch(() => undefined);
   }
 
   guest(slug: string): GuestView | undefined {

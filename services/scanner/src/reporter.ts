@@ -3,6 +3,7 @@ import type { JetStreamClient } from '@nats-io/jetstream';
 import { type Finding, SCHEMA_VERSION, type Subjects, type Verdict, validators } from '@vmi/contracts';
 import { publishMessage } from '@vmi/service-runtime';
 import { v5 as uuidv5 } from 'uuid';
+import type { ProtectionView } from './protection-view.js';
 
 const VERDICT_NAMESPACE = '8f0e6f0c-2b1d-5c7e-9a43-1e5d7c9b2a10';
 
@@ -14,40 +15,49 @@ export const sha256Hex = (b: Uint8Array) => createHash('sha256').update(b).diges
  * the same change raise one finding between them.
  */
 export class Reporter {
-  /** `guest|object|sha of the bad bytes` -> finding id. */
-  private readonly reported = new Map<string, string>();
+  /** Findings being published, by state, so two traps on one change wait for one finding. */
+  private readonly inFlight = new Map<string, Promise<{ id: string; published: boolean }>>();
   readonly counters = { findings: 0, verdicts: 0 };
 
   constructor(
     private readonly js: JetStreamClient,
     private readonly subjects: Subjects,
     private readonly host: string,
+    private readonly view: ProtectionView,
   ) {}
 
-  static stateKey(guest: string, object: string, sha: string): string {
-    return `${guest}|${object}|${sha}`;
+  /** The finding that already stands for this state of the object, from any scanner. */
+  reportedAs(guest: string, object: string, sha256: string): string | undefined {
+    return this.view.reportedAs(guest, object, sha256);
   }
 
-  reportedAs(key: string): string | undefined {
-    return this.reported.get(key);
+  /**
+   * Publishes the finding unless this state of the object was reported already (by a trap, the
+   * sweep or a scan, here or in another scanner); returns the id that stands for the state.
+   */
+  finding(finding: Finding, sha256: string): Promise<{ id: string; published: boolean }> {
+    const guest = finding.guest;
+    const object = finding.evidence.object;
+    const key = `${guest}|${object}|${sha256}`;
+    const pending = this.inFlight.get(key);
+    if (pending !== undefined) return pending.then((r) => ({ id: r.id, published: false }));
+    const run = (async () => {
+      const earlier = this.view.reportedAs(guest, object, sha256);
+      if (earlier !== undefined) return { id: earlier, published: false };
+      await publishMessage(this.js, this.subjects.finding(finding.severity, finding.guest, finding.rule), finding, {
+        validator: validators.finding,
+      });
+      this.counters.findings += 1;
+      await this.view.markReported({ guest, object, sha256, finding_id: finding.id });
+      return { id: finding.id, published: true };
+    })().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, run);
+    return run;
   }
 
-  /** Publishes the finding unless this state was reported already; returns the id that stands for it. */
-  async finding(finding: Finding, stateKey: string): Promise<{ id: string; published: boolean }> {
-    const earlier = this.reported.get(stateKey);
-    if (earlier !== undefined) return { id: earlier, published: false };
-    await publishMessage(this.js, this.subjects.finding(finding.severity, finding.guest, finding.rule), finding, {
-      validator: validators.finding,
-    });
-    this.reported.set(stateKey, finding.id);
-    this.counters.findings += 1;
-    return { id: finding.id, published: true };
-  }
-
-  /** Forgets the reported states of an object (it is back to its baseline: a new change is news). */
-  clear(guest: string, object: string): void {
-    const prefix = `${guest}|${object}|`;
-    for (const k of this.reported.keys()) if (k.startsWith(prefix)) this.reported.delete(k);
+  /** The object is back to its baseline: a new change of it is news again. */
+  clear(guest: string, object: string): Promise<void> {
+    return this.view.clearReported(guest, object);
   }
 
   async verdict(input: {

@@ -4,7 +4,7 @@ import { changeWindow } from './evidence-window.js';
 import { buildFinding, stateFindingId } from './finding.js';
 import type { GuestContext } from './guest-context.js';
 import type { ProtectedObject } from './protection-view.js';
-import { Reporter, sha256Hex } from './reporter.js';
+import { type Reporter, sha256Hex } from './reporter.js';
 
 /**
  * Checks one object's present state without a trap (sweep, periodic or on-demand scan). The
@@ -22,12 +22,11 @@ export async function checkState(
   const copy = await ctx.reader.copy(BigInt(record.physical), record.length);
   const result = checkRegion(record, baseline, copy.bytes, { text: ctx.text, writerSymbol: null });
   if (!result.malicious) {
-    if (result.check === 'unchanged') reporter.clear(record.guest, record.object);
+    if (result.check === 'unchanged') await reporter.clear(record.guest, record.object);
     return { finding: null, published: false, findingId: null };
   }
   const sha = sha256Hex(copy.bytes);
-  const key = Reporter.stateKey(record.guest, record.object, sha);
-  const earlier = reporter.reportedAs(key);
+  const earlier = reporter.reportedAs(record.guest, record.object, sha);
   if (earlier !== undefined) return { finding: null, published: false, findingId: earlier };
   const window = changeWindow(baseline, copy.bytes);
   const physical = BigInt(record.physical) + BigInt(window.offset);
@@ -54,6 +53,6 @@ export async function checkState(
       restored: false,
     },
   });
-  const r = await reporter.finding(finding, key);
+  const r = await reporter.finding(finding, sha);
   return { finding, published: r.published, findingId: r.id };
 }

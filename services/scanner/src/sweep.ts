@@ -1,8 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@vmi/service-runtime';
 import type { GuestContext } from './guest-context.js';
 import type { ProtectedObject, ProtectionView } from './protection-view.js';
-import { Reporter } from './reporter.js';
+import type { Reporter } from './reporter.js';
 import { checkState } from './state-check.js';
+
+const BATCH_OBJECTS = 512;
+const BATCH_BYTES = 1024 * 1024;
 
 export interface SweepDeps {
   readonly view: ProtectionView;
@@ -25,6 +29,7 @@ export class Sweeper {
   private running: Promise<void> | null = null;
   /** First time each object was seen changed (and with which hash), for the grace period. */
   private readonly firstSeen = new Map<string, { sha: string; at: number }>();
+  private readonly expectedByBatch = new Map<string, string>();
   readonly counters = { sweeps: 0, findings: 0, objects: 0 };
 
   constructor(private readonly deps: SweepDeps) {}
@@ -58,20 +63,63 @@ export class Sweeper {
         this.deps.logger.warn({ guest: view.guest.guest, err: (err as Error).message }, 'sweep skipped a guest');
         continue;
       }
-      for (const obj of view.objects.values()) await this.sweepObject(obj, ctx);
+      for (const batch of this.batches([...view.objects.values()])) {
+        // One hash over a batch's ranges; only a batch that differs is looked at object by object.
+        const actual = await ctx.reader.hashRanges(batch.map((o) => ({ phys: BigInt(o.record.physical), length: o.record.length })));
+        this.counters.objects += batch.length;
+        if (actual === this.expected(batch)) {
+          for (const o of batch) this.firstSeen.delete(`${o.record.guest}|${o.record.object}`);
+          continue;
+        }
+        for (const obj of batch) await this.sweepObject(obj, ctx);
+      }
     }
+  }
+
+  /** Objects in physical order, cut into batches of bounded count and size. */
+  private batches(objects: ProtectedObject[]): ProtectedObject[][] {
+    objects.sort((a, b) => (BigInt(a.record.physical) < BigInt(b.record.physical) ? -1 : 1));
+    const out: ProtectedObject[][] = [];
+    let cur: ProtectedObject[] = [];
+    let bytes = 0;
+    for (const o of objects) {
+      if (cur.length >= BATCH_OBJECTS || bytes + o.record.length > BATCH_BYTES) {
+        if (cur.length > 0) out.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(o);
+      bytes += o.record.length;
+    }
+    if (cur.length > 0) out.push(cur);
+    return out;
+  }
+
+  /** The hash a batch has when every object holds its baseline (memoised by the baselines' hashes). */
+  private expected(batch: ProtectedObject[]): string {
+    const key = createHash('sha256')
+      .update(batch.map((o) => `${o.record.physical}:${o.record.sha256}`).join(','))
+      .digest('hex');
+    let sha = this.expectedByBatch.get(key);
+    if (sha === undefined) {
+      const h = createHash('sha256');
+      for (const o of batch) h.update(o.baseline);
+      sha = h.digest('hex');
+      if (this.expectedByBatch.size > 10_000) this.expectedByBatch.clear();
+      this.expectedByBatch.set(key, sha);
+    }
+    return sha;
   }
 
   private async sweepObject(obj: ProtectedObject, ctx: GuestContext): Promise<void> {
     const { record } = obj;
-    this.counters.objects += 1;
     const key = `${record.guest}|${record.object}`;
     const sha = await ctx.reader.hash(BigInt(record.physical), record.length);
     if (sha === record.sha256) {
       this.firstSeen.delete(key);
       return;
     }
-    if (this.deps.reporter.reportedAs(Reporter.stateKey(record.guest, record.object, sha)) !== undefined) return;
+    if (this.deps.reporter.reportedAs(record.guest, record.object, sha) !== undefined) return;
     const now = Date.now();
     const seen = this.firstSeen.get(key);
     if (seen === undefined || seen.sha !== sha) {

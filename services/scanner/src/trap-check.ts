@@ -4,7 +4,7 @@ import { changeWindow } from './evidence-window.js';
 import { buildFinding, trapFindingId } from './finding.js';
 import type { GuestContext } from './guest-context.js';
 import type { ProtectionView } from './protection-view.js';
-import { Reporter, sha256Hex } from './reporter.js';
+import { type Reporter, sha256Hex } from './reporter.js';
 import { resolveWriter } from './writer.js';
 
 export interface TrapCheckDeps {
@@ -85,11 +85,11 @@ export async function checkTrap(event: TrapEvent, deps: TrapCheckDeps): Promise<
         restored: event.held && event.region.mode === 'enforce',
       },
     });
-    const r = await deps.reporter.finding(finding, Reporter.stateKey(event.guest, object, sha256Hex(bad)));
+    const r = await deps.reporter.finding(finding, sha256Hex(bad));
     findingId = r.id;
     published = r.published;
   } else if (!now.malicious && now.check === 'unchanged') {
-    deps.reporter.clear(event.guest, object);
+    await deps.reporter.clear(event.guest, object);
   }
   await deps.reporter.verdict({
     trapId: event.id,

@@ -15,7 +15,9 @@ import {
   validators,
 } from '@vmi/contracts';
 import { ensureGuestImage, type Guest, type GuestImage, type GuestProfile, launchGuest } from '@vmi/guest';
+import { uffdShimEnv } from '@vmi/native-core';
 import { type HostAgent, startAgent } from '../app.js';
+import type { GuestBackends } from '../guest-session.js';
 
 export const SHARED_NATS = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 export const HOST = 'test-host';
@@ -26,6 +28,8 @@ export interface RigOptions {
   policy: (profile: GuestProfile) => ProtectionPolicy;
   natsUrl?: string;
   agentEnv?: Record<string, string>;
+  /** Start QEMU with the userfaultfd shim, so the agent gets physical page traps too. */
+  uffd?: boolean;
   /** Environment of services other tests start beside the agent (e.g. the scanner). */
   extraEnv?: Record<string, string>;
 }
@@ -54,6 +58,10 @@ export class GuestRig {
     readonly policyPath: string,
   ) {}
 
+  get uffdSocket(): string {
+    return join(this.dir, 'uffd.sock');
+  }
+
   get profile(): GuestProfile {
     return this.guest.profile;
   }
@@ -69,13 +77,14 @@ export class GuestRig {
     };
   }
 
-  async startAgent(): Promise<HostAgent> {
+  async startAgent(backends?: GuestBackends): Promise<HostAgent> {
     const gdb = this.guest.gdbAddress;
     if (gdb === undefined) throw new Error('guest has no gdbstub');
     this.agent = await startAgent({
       env: this.env(this.options.agentEnv),
       handleSignals: false,
       waitForNats: false,
+      ...(backends === undefined ? {} : { backends }),
       guests: [
         {
           name: this.options.name,
@@ -83,6 +92,7 @@ export class GuestRig {
           ramFile: this.guest.ramPath,
           profile: this.image.profilePath,
           policy: this.policyPath,
+          ...(this.options.uffd === true ? { uffdSocket: this.uffdSocket } : {}),
         },
       ],
     });
@@ -138,7 +148,12 @@ export async function startRig(options: RigOptions): Promise<GuestRig> {
   const image = await ensureGuestImage();
   const dir = mkdtempSync(join(tmpdir(), `rig-${options.name}-`));
   const policyPath = join(dir, 'policy.json');
-  const guest = await launchGuest({ image, name: options.name, gdb: true });
+  const guest = await launchGuest({
+    image,
+    name: options.name,
+    gdb: true,
+    ...(options.uffd === true ? { env: uffdShimEnv(join(dir, 'uffd.sock')) } : {}),
+  });
   let nc: NatsConnection | undefined;
   try {
     nc = await connect({ servers: options.natsUrl ?? SHARED_NATS, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
