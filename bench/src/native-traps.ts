@@ -81,7 +81,7 @@ async function bareStopContinue(guest: Guest, virt: bigint, stores: number): Pro
     return `$${body}#${sum.toString(16).padStart(2, '0')}`;
   };
   let buf = '';
-  const waiters: ((p: string) => void)[] = [];
+  const waiters: { stop: boolean; resolve: (p: string) => void }[] = [];
   const stops: bigint[] = [];
   let counting = false;
   sock.on('data', (d: Buffer) => {
@@ -98,12 +98,15 @@ async function bareStopContinue(guest: Guest, virt: bigint, stores: number): Pro
         continue;
       }
       sock.write('+');
-      waiters.shift()?.(body);
+      // Connecting stops the guest and may bring an unsolicited stop reply: only `?` wants one.
+      const isStop = /^[ST][0-9a-f]{2}/.test(body);
+      if (isStop !== (waiters[0]?.stop ?? false)) continue;
+      waiters.shift()?.resolve(body);
     }
   });
   const request = (body: string) =>
     new Promise<string>((resolve) => {
-      waiters.push(resolve);
+      waiters.push({ stop: body === '?', resolve });
       sock.write(packet(body));
     });
   try {
@@ -187,6 +190,7 @@ await runBench<State>({
       onEvents: (batch) => events.push(...batch),
     });
     let workloadColdWatch: number;
+    let coldWatchStops: number;
     let roundtrip: number[];
     let toJs: number[];
     try {
@@ -194,7 +198,9 @@ await runBench<State>({
         const virt = sct + BigInt(8 * i);
         await gdb.protect({ tag: `sct-${i}`, virt, phys: imageVirtToPhys(p, virt), length: 8, aliases: 'none' });
       }
+      const stopsBefore = gdb.counters().stops;
       workloadColdWatch = await workloadUs(plain);
+      coldWatchStops = gdb.counters().stops - stopsBefore;
       for (let i = 0; i < COLD_WATCHES; i++) await gdb.unprotect(`sct-${i}`);
       await gdb.protect({ tag: 'burst', virt: state.burstVirt, phys: state.burstPhys, length: 8, aliases: 'none' });
       events.length = 0;
@@ -220,6 +226,7 @@ await runBench<State>({
     const blocked: number[] = [];
     const arm: number[] = [];
     let workloadUffd: number;
+    let uffdFaults: number;
     try {
       for (let i = 0; i < 20; i++) {
         const t0 = nowMs();
@@ -245,7 +252,9 @@ await runBench<State>({
       await uffd.protect({ tag: 'sys_call_table', phys: imageVirtToPhys(q, symbolAddress(q, 'sys_call_table')), length: 8 * 451 });
       await uffd.protect({ tag: 'idt_table', phys: imageVirtToPhys(q, symbolAddress(q, 'idt_table')), length: 4096 });
       await uffd.protect({ tag: 'kernel_text', phys: imageVirtToPhys(q, stext), length: Number(etext - stext) });
+      const faultsBefore = uffd.counters().stops;
       workloadUffd = await workloadUs(shimmed);
+      uffdFaults = uffd.counters().stops - faultsBefore;
     } finally {
       await uffd.close();
     }
@@ -261,6 +270,9 @@ await runBench<State>({
       workload_shim_idle_us: workloadShimIdle,
       workload_cold_watch_us: workloadColdWatch,
       workload_uffd_us: workloadUffd,
+      // Traps taken while the workload ran: zero means any slowdown is not the traps' doing.
+      workload_cold_watch_stops: coldWatchStops,
+      workload_uffd_faults: uffdFaults,
       guest_slowdown_pct_cold_watch: ((workloadColdWatch - workloadPlain) / workloadPlain) * 100,
       // Against the guest without the shim, as the target asks; the shim-idle figure shows how much
       // of that is the two guests differing rather than protection.
