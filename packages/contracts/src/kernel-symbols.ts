@@ -88,7 +88,13 @@ export class KernelSymbols {
         if (s.address + 4096n > r.end) r.end = s.address + 4096n;
       }
     }
-    return [...ranges].map(([module, r]) => ({ module, ...r }));
+    // The page of slack past each module's last symbol must not reach into the next module.
+    const sorted = [...ranges].map(([module, r]) => ({ module, ...r })).sort((a, b) => (a.start < b.start ? -1 : 1));
+    sorted.forEach((r, i) => {
+      const next = sorted[i + 1];
+      if (next !== undefined && r.end > next.start) r.end = next.start;
+    });
+    return sorted;
   }
 
   /** Parses a profile (JSON or kallsyms text); throws `VMI_ERR_VALIDATION` when it holds no symbols. */

@@ -79,4 +79,13 @@ describe('protection across restarts, policy changes and pauses', () => {
     const stats = (await control('stats', {})).json<{ guests: Array<{ traps: number; rearms: number }> }>();
     expect(stats.guests[0]?.traps).toBeGreaterThan(0);
   });
+
+  it('reports lost protection when QEMU goes away', async () => {
+    await rig.guest.close();
+    const lost = await rig.waitFor('protection-lost on link loss', () =>
+      rig.agentEvents.find((e) => e.event === 'protection-lost' && (e.reason ?? '').includes('link')),
+    );
+    expect(lost.mechanisms.watchpoint).toBe(false);
+    expect(rig.agent?.sessions.get(GUEST)?.status().attached).toBe(false);
+  });
 });

@@ -70,7 +70,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       // A long pull still hands over each trap the moment it is stored; it only saves idle re-pulls.
       fetchExpiresMs: 30_000,
       handler: async (event) => {
-        const outcome = await checkTrap(event, { ...common, stateWaitMs: config.stateWaitMs });
+        const outcome = await checkTrap(event, { ...common, stateWaitMs: config.stateWaitMs, settleMs: config.stringSettleMs });
         counters.traps += 1;
         if (!outcome.malicious) counters.benign += 1;
       },

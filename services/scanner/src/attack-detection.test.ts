@@ -61,6 +61,10 @@ describe('write-triggered detection on a real guest', () => {
       expect(f.evidence.address.physical).not.toBeNull();
     }
     expect(Buffer.from(rig.findingFor('modprobe_path')?.evidence.new_bytes ?? '', 'hex').toString('latin1')).toContain('/tmp/vmi-pwn');
+    // One overwrite, one finding, even though the kernel wrote the string a few bytes at a time.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(rig.findings.filter((f) => f.evidence.object === 'modprobe_path')).toHaveLength(1);
+    expect(rig.findings.filter((f) => f.evidence.object === 'core_pattern')).toHaveLength(1);
   });
 
   it.each([
@@ -117,6 +121,18 @@ describe('write-triggered detection on a real guest', () => {
     expect(f.evidence.trap_id).toBeNull();
     expect(rig.findings.slice(before).filter((x) => x.evidence.object === 'sys_call_table[102]')).toHaveLength(1);
     expect(rig.trapCount).toBe(trapsBefore);
+  });
+
+  it('scans on demand through the control service, naming the findings that stand for changed objects', async () => {
+    const reply = await rig.nc.request(`${rig.prefix}.ctl.scanner.scan`, JSON.stringify({ guest: GUEST, rules: ['syscall-table'] }), {
+      timeout: 30_000,
+    });
+    const body = reply.json<{ guest: string; checked: number; findings: string[] }>();
+    expect(body.checked).toBeGreaterThanOrEqual(451);
+    const hooked = rig.findings.filter((f) => f.rule === 'syscall-table').map((f) => f.id);
+    expect(new Set(body.findings)).toEqual(new Set(hooked));
+    const bad = await rig.nc.request(`${rig.prefix}.ctl.scanner.scan`, JSON.stringify({ guest: 'nobody' }), { timeout: 30_000 });
+    expect(bad.headers?.get('Nats-Service-Error-Code')).toBe('404');
   });
 
   it('gives every trap a verdict, and one finding per trap at most', async () => {

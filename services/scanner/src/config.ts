@@ -20,6 +20,8 @@ export const ScannerConfig = Type.Object({
    * even one the symbol profile lists, is not trusted: a hook usually lives in a module.
    */
   trustedModules: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: [] }),
+  /** Traps on strings (written a few bytes per store) are checked this long after they arrive. */
+  stringSettleMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 20 }),
   /** How long a trap waits for its guest's protection state to arrive before it is retried. */
   stateWaitMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 2000 }),
 });

@@ -13,6 +13,8 @@ export interface TrapCheckDeps {
   readonly reporter: Reporter;
   readonly host: string;
   readonly stateWaitMs: number;
+  /** How long a trap on a multi-store object (a string) waits for the rest of the write. */
+  readonly settleMs: number;
   readonly productVersion: string;
 }
 
@@ -50,12 +52,15 @@ export async function checkTrap(event: TrapEvent, deps: TrapCheckDeps): Promise<
     throw new VmiError(ScannerErrors.BASELINE_MISSING, `${event.guest}: ${object}`);
   }
   const { record, baseline } = protectedObject;
+  // A string is written a few bytes per store: judge it once the writes have settled, not halfway.
+  const multiStore = record.check === 'string';
+  if (multiStore && deps.settleMs > 0) await new Promise((r) => setTimeout(r, deps.settleMs));
   const ctx = await deps.context(slug);
   const copy = await ctx.reader.copy(BigInt(record.physical), record.length);
   const writer = resolveWriter(event.writer, ctx.symbols, [...ctx.text, ...ctx.modules]);
   const checkContext = { text: ctx.text, writerSymbol: writer.symbol };
   const now = checkRegion(record, baseline, copy.bytes, checkContext);
-  const written = asWritten(record, baseline, event);
+  const written = multiStore ? null : asWritten(record, baseline, event);
   const then = written === null ? null : checkRegion(record, baseline, written, checkContext);
   const result = now.malicious || then === null || !then.malicious ? now : then;
   const bad = now.malicious ? copy.bytes : then?.malicious ? (written as Buffer) : null;

@@ -23,7 +23,9 @@ export function resolveWriter(writer: TrapEvent['writer'] | null, symbols: Kerne
   const found = symbols.symbolize(at);
   const named = found === null ? null : `${found.symbol.name}+0x${(found.offset + (rip - at)).toString(16)}`;
   if (range !== null && range.module === null) return { ...base, kind: 'kernel', symbol: named, module: null };
-  if (range !== null) return { ...base, kind: 'module', symbol: named, module: range.module };
+  // Module code is named by its nearest symbol's module: ranges built from symbols are approximate.
+  const owner = found?.symbol.module ?? range?.module ?? null;
+  if (range !== null) return { ...base, kind: 'module', symbol: named, module: owner };
   if (at >= MODULES_START && at < MODULES_END) {
     // A module loaded after the profile was taken: its code is module code, its name unknown.
     const known = found !== null && found.symbol.module !== null && found.offset < 0x10000n;

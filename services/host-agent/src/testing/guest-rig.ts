@@ -56,15 +56,22 @@ export class GuestRig {
     readonly nc: NatsConnection,
     readonly dir: string,
     readonly policyPath: string,
-  ) {}
+    profile: GuestProfile,
+  ) {
+    this.profile = profile;
+  }
+
+  /** The image's symbol profile with module symbols as the running guest has them. */
+  get profilePath(): string {
+    return join(this.dir, 'profile.json');
+  }
 
   get uffdSocket(): string {
     return join(this.dir, 'uffd.sock');
   }
 
-  get profile(): GuestProfile {
-    return this.guest.profile;
-  }
+  /** The symbol profile the services read (module symbols as this guest has them). */
+  profile: GuestProfile;
 
   env(extra: Record<string, string> = {}): Record<string, string> {
     return {
@@ -90,7 +97,7 @@ export class GuestRig {
           name: this.options.name,
           gdbstub: `${gdb.host}:${gdb.port}`,
           ramFile: this.guest.ramPath,
-          profile: this.image.profilePath,
+          profile: this.profilePath,
           policy: this.policyPath,
           ...(this.options.uffd === true ? { uffdSocket: this.uffdSocket } : {}),
         },
@@ -157,8 +164,9 @@ export async function startRig(options: RigOptions): Promise<GuestRig> {
   let nc: NatsConnection | undefined;
   try {
     nc = await connect({ servers: options.natsUrl ?? SHARED_NATS, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-    const rig = new GuestRig(options, prefix, guest, image, nc, dir, policyPath);
-    rig.writePolicy(options.policy(guest.profile));
+    const profile = await writeLiveProfile(guest, image, join(dir, 'profile.json'));
+    const rig = new GuestRig(options, prefix, guest, image, nc, dir, policyPath, profile);
+    rig.writePolicy(options.policy(profile));
     const sub = (subject: string, on: (data: Uint8Array) => void) => nc?.subscribe(subject, { callback: (_e, m) => on(m.data) });
     sub(`${prefix}.finding.>`, (d) => rig.findings.push(validators.finding.decode(d)));
     sub(`${prefix}.agent.>`, (d) => rig.agentEvents.push(validators.agentEvent.decode(d)));
@@ -175,6 +183,25 @@ export async function startRig(options: RigOptions): Promise<GuestRig> {
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * Module load addresses can differ between the boot that recorded the image's profile and this one,
+ * so module symbols are taken from the running guest's /proc/kallsyms, as an operator would.
+ */
+async function writeLiveProfile(guest: Guest, image: GuestImage, path: string): Promise<GuestProfile> {
+  const out = (await guest.exec("grep '\\[' /proc/kallsyms", { timeoutMs: 60_000 })).output;
+  const modules: Record<string, Record<string, string>> = {};
+  for (const line of out.split('\n')) {
+    const m = /^([0-9a-f]{16}) [tTdDbBrR] (\S+)\s+\[(\w+)\]/.exec(line);
+    if (m === null) continue;
+    const table = modules[m[3] as string] ?? {};
+    modules[m[3] as string] = table;
+    table[m[2] as string] ??= `0x${(m[1] as string).replace(/^0+/, '') || '0'}`;
+  }
+  const profile = { ...image.profile, modules };
+  writeFileSync(path, JSON.stringify(profile));
+  return profile;
 }
 
 /** The protection policy most tests use: dispatch tables, the two sysctl strings and one watched text function. */
