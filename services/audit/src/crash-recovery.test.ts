@@ -113,5 +113,6 @@ describe.each(BACKENDS)('killing the service mid-ingest loses nothing and duplic
     expect(verify).toMatchObject({ ok: true, checked: published.length, broken: null });
 
     expect(await stopAuditProcess(restarted, 'SIGTERM')).toBe(0);
-  });
+    // Two service starts (PGlite opens, tsx compiles) on a shared two-core machine.
+  }, 300_000);
 });

@@ -21,6 +21,7 @@ try {
     prefix: config.subjectPrefix,
     batchSize: config.auditBatchSize,
     maxAckPending: config.auditMaxAckPending,
+    consumersPerStream: config.auditConsumersPerStream,
     consumeBatches: (options) => service.consumeBatches(options),
   });
   service.health.addCheck('database', () => database.ping());
@@ -29,7 +30,7 @@ try {
     database,
     tokens: config.auditTokens,
     retentionMaxAgeS: config.auditRetentionMaxAgeS,
-    readiness: { nats: () => !service.nc.isClosed(), ingest: () => ingest.consumers.length === config.auditStreams.length },
+    readiness: { nats: () => !service.nc.isClosed(), ingest: () => ingest.consumers.length > 0 },
     logger: logger.child({ component: 'http' }),
   });
   shutdown.add('http', () => app.close());

@@ -4,9 +4,8 @@ import { canonicalJson } from './canonical-json.js';
 /** What the first row of the chain links to. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Every stored field a row's hash covers: change any of them and the chain breaks there. */
+/** Every stored field a row's hash covers, but its place in the chain. */
 export interface ChainedContent {
-  readonly seq: number;
   readonly id: string;
   readonly stream: string;
   readonly subject: string;
@@ -19,10 +18,15 @@ export interface ChainedContent {
   readonly body: unknown;
 }
 
-/** sha256 over the previous row's hash and this row's canonical content, lower-case hex. */
-export function rowHash(prevHash: string, row: ChainedContent): string {
-  const content = canonicalJson({
-    seq: row.seq,
+const sha256 = () => createHash('sha256');
+
+/**
+ * sha256 over a row's canonical envelope and canonical body. It does not depend on the chain, so
+ * it is computed before the writer takes the chain lock; `bodyJson` is the body's canonical JSON
+ * when the caller has it already (the writer stores that same text).
+ */
+export function contentHash(row: ChainedContent, bodyJson: string = canonicalJson(row.body)): string {
+  const envelope = canonicalJson({
     id: row.id,
     stream: row.stream,
     subject: row.subject,
@@ -32,7 +36,11 @@ export function rowHash(prevHash: string, row: ChainedContent): string {
     time: row.time.toISOString(),
     severity: row.severity,
     rule: row.rule,
-    body: row.body,
   });
-  return createHash('sha256').update(prevHash).update('\n').update(content).digest('hex');
+  return sha256().update(envelope).update('\n').update(bodyJson).digest('hex');
+}
+
+/** The chain link: sha256 over the previous row's hash, this row's sequence number and content hash. */
+export function rowHash(prevHash: string, seq: number, content: string): string {
+  return sha256().update(prevHash).update('\n').update(String(seq)).update('\n').update(content).digest('hex');
 }

@@ -32,6 +32,8 @@ export const events = pgTable(
     index('audit_events_type_time_idx').on(t.type, t.time, t.id),
     index('audit_events_rule_time_idx').on(t.rule, t.time, t.id).where(sql`${t.rule} is not null`),
     index('audit_events_severity_time_idx').on(t.severity, t.time, t.id).where(sql`${t.severity} is not null`),
+    // Triage asks for one rule at one severity: without this, a rare pair scans the whole rule.
+    index('audit_events_rule_severity_time_idx').on(t.rule, t.severity, t.time, t.id).where(sql`${t.rule} is not null`),
   ],
 );
 

@@ -1,5 +1,6 @@
 import { AuditErrors, CoreErrors, compileValidator, type MessageValidator, SCHEMAS, type ValidationIssue, VmiError } from '@vmi/contracts';
 import Type, { type TSchema, type TUnsafe } from 'typebox';
+import { canonicalJson } from '../chain/canonical-json.js';
 
 /** The fields the audit trail indexes, taken from any platform message. */
 export interface Envelope {
@@ -16,6 +17,8 @@ export interface Envelope {
 export interface DecodedMessage {
   readonly envelope: Envelope;
   readonly body: Record<string, unknown>;
+  /** The body as canonical JSON (sorted keys): what is hashed and stored. */
+  readonly bodyJson: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -23,6 +26,9 @@ const MAX_INDEXED = 256;
 // jsonb refuses NUL in text and unpaired UTF-16 surrogates.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what must be found.
 const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// The same in JSON text: JSON.stringify writes both as `\u` escapes (and a literal backslash as
+// two), so an odd run of backslashes before `u0000` or `ud800`-`udfff` is one.
+const UNSTORABLE_JSON = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
@@ -57,8 +63,11 @@ export function createMessageDecoder(validators: Map<string, MessageValidator<TS
       throw new VmiError(CoreErrors.UNKNOWN_MESSAGE_TYPE, JSON.stringify(String(type).slice(0, 64)), { path: '/type' });
     }
     validator.parse(record);
-    assertStorable(record, '');
-    return { envelope: envelopeOf(record, type as string), body: record };
+    const envelope = envelopeOf(record, type as string);
+    const bodyJson = canonicalJson(record);
+    // One scan of the text; the walk that names the field runs only for a message that fails.
+    if (UNSTORABLE_JSON.test(bodyJson)) assertStorable(record, '');
+    return { envelope, body: record, bodyJson };
   };
   const self: MessageValidator<TUnsafe<DecodedMessage>> = {
     schema: Type.Unsafe<DecodedMessage>({ description: 'any registered platform message' }),

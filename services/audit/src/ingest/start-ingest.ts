@@ -29,7 +29,7 @@ export interface Ingest {
 
 /** The rows one pulled batch becomes; the consumer acks the batch only after this commit. */
 export function toIncoming(stream: StreamKey, batch: readonly BatchItem<Decoded>[]): IncomingEvent[] {
-  return batch.map(({ value, ctx }) => ({ ...value.envelope, stream, subject: ctx.subject, body: value.body }));
+  return batch.map(({ value, ctx }) => ({ ...value.envelope, stream, subject: ctx.subject, body: value.body, bodyJson: value.bodyJson }));
 }
 
 /**

@@ -1,8 +1,9 @@
 import { AuditErrors, VmiError } from '@vmi/contracts';
-import { eq, inArray } from 'drizzle-orm';
-import { rowHash } from '../chain/row-hash.js';
+import { sql } from 'drizzle-orm';
+import { canonicalJson } from '../chain/canonical-json.js';
+import { contentHash, rowHash } from '../chain/row-hash.js';
 import type { AuditDb } from '../db/open.js';
-import { chainHead, events, type NewEventRow } from '../db/schema.js';
+import { type FullEventRow, insertEventRows, type SqlRunner } from './insert-events.js';
 
 /** One message ready to store: its envelope as the API filters it, and the validated body. */
 export interface IncomingEvent {
@@ -17,6 +18,9 @@ export interface IncomingEvent {
   readonly severity: string | null;
   readonly rule: string | null;
   readonly body: unknown;
+  /** The body's canonical JSON and the content hash, when computed ahead (see {@link prepareEvent}). */
+  readonly bodyJson?: string;
+  readonly contentHash?: string;
 }
 
 export interface AppendResult {
@@ -26,13 +30,25 @@ export interface AppendResult {
   readonly headSeq: number;
 }
 
-/** Rows per INSERT statement: well under Postgres' 65,535 bind parameters at 14 columns. */
-const INSERT_CHUNK = 2000;
+/**
+ * Serialises the body and hashes the content: the costly part of chaining, done before the writer
+ * takes the chain lock (while another batch commits).
+ */
+export function prepareEvent(e: IncomingEvent): IncomingEvent & { bodyJson: string; contentHash: string } {
+  const bodyJson = e.bodyJson ?? canonicalJson(e.body);
+  return { ...e, bodyJson, contentHash: e.contentHash ?? contentHash(e, bodyJson) };
+}
+
+/** An id of the batch was stored by someone else after the check: the transaction is retried. */
+class StoredMeanwhile extends Error {}
+
+const ATTEMPTS = 3;
 
 /**
- * The only writer of the hash chain. Batches append in one transaction that locks the chain head
+ * The only writer of the hash chain. A batch appends in one transaction that locks the chain head
  * row, so the chain stays linear even with several writer processes; within a process, batches
- * queue here so they do not contend for that lock.
+ * queue here so they do not contend for that lock. Ids already stored are left out before the
+ * chain is computed, so a redelivery is neither stored twice nor chained.
  */
 export class ChainWriter {
   private tail: Promise<unknown> = Promise.resolve();
@@ -40,39 +56,44 @@ export class ChainWriter {
   constructor(private readonly db: AuditDb) {}
 
   append(batch: readonly IncomingEvent[]): Promise<AppendResult> {
-    const run = this.tail.then(() => this.appendNow(batch));
+    const prepared = batch.map(prepareEvent);
+    const run = this.tail.then(() => this.appendNow(prepared));
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  private appendNow(batch: readonly IncomingEvent[]): Promise<AppendResult> {
-    return this.db.transaction(async (tx) => {
-      const [head] = await tx.select().from(chainHead).where(eq(chainHead.id, 1)).for('update');
-      if (head === undefined) throw new VmiError(AuditErrors.DATABASE, 'chain head row is missing; migrations not applied');
-      const unique = new Map<string, IncomingEvent>();
-      for (const e of batch) if (!unique.has(e.id)) unique.set(e.id, e);
-      const ids = [...unique.keys()];
-      if (ids.length > 0) {
-        const stored = await tx.select({ id: events.id }).from(events).where(inArray(events.id, ids));
-        for (const { id } of stored) unique.delete(id);
+  private async appendNow(batch: readonly ReturnType<typeof prepareEvent>[]): Promise<AppendResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction((tx) => this.appendIn(tx, batch));
+      } catch (err) {
+        if (!(err instanceof StoredMeanwhile) || attempt >= ATTEMPTS) throw err;
       }
-      if (unique.size === 0) return { inserted: 0, duplicates: batch.length, headSeq: head.seq };
+    }
+  }
 
-      let seq = head.seq;
-      let prev = head.rowHash;
-      const rows: NewEventRow[] = [];
-      for (const e of unique.values()) {
-        seq += 1;
-        const content = { ...e, seq };
-        const hash = rowHash(prev, content);
-        rows.push({ ...content, prevHash: prev, rowHash: hash });
-        prev = hash;
-      }
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await tx.insert(events).values(rows.slice(i, i + INSERT_CHUNK));
-      }
-      await tx.update(chainHead).set({ seq, rowHash: prev }).where(eq(chainHead.id, 1));
-      return { inserted: rows.length, duplicates: batch.length - rows.length, headSeq: seq };
-    });
+  private async appendIn(tx: SqlRunner, batch: readonly ReturnType<typeof prepareEvent>[]): Promise<AppendResult> {
+    const unique = new Map<string, ReturnType<typeof prepareEvent>>();
+    for (const e of batch) if (!unique.has(e.id)) unique.set(e.id, e);
+    // One round trip: lock the head and learn which ids are stored already.
+    const locked = (await tx.execute(sql`
+      select h.seq, h.row_hash,
+        (select string_agg(e.id::text, ',') from audit_events e where e.id = any(${sql.param([...unique.keys()])}::uuid[])) as stored
+      from audit_chain_head h where h.id = 1 for update of h`)) as { rows: { seq: unknown; row_hash: string; stored: string | null }[] };
+    const head = locked.rows[0];
+    if (head === undefined) throw new VmiError(AuditErrors.DATABASE, 'chain head row is missing; migrations not applied');
+    for (const id of head.stored?.split(',') ?? []) unique.delete(id);
+
+    let seq = Number(head.seq);
+    let prev = head.row_hash;
+    const rows: FullEventRow[] = [];
+    for (const e of unique.values()) {
+      seq += 1;
+      const hash = rowHash(prev, seq, e.contentHash);
+      rows.push({ ...e, seq, prevHash: prev, rowHash: hash });
+      prev = hash;
+    }
+    if (rows.length > 0 && (await insertEventRows(tx, rows, { seq, rowHash: prev })) !== rows.length) throw new StoredMeanwhile();
+    return { inserted: rows.length, duplicates: batch.length - rows.length, headSeq: seq };
   }
 }

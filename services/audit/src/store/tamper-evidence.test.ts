@@ -2,7 +2,7 @@ import type { AuditChainVerifyReply, AuditRetentionReply } from '@vmi/contracts'
 import { eq, sql } from 'drizzle-orm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowHash } from '../chain/row-hash.js';
+import { contentHash, rowHash } from '../chain/row-hash.js';
 import type { AuditDatabase } from '../db/open.js';
 import { type EventRow, events } from '../db/schema.js';
 import { BACKENDS, createTestStorage, type TestStorage } from '../test-support/databases.js';
@@ -119,7 +119,7 @@ describe.each(BACKENDS)('the hash chain shows tampering and survives retention (
         const forged = { ...row, time: new Date(row.time.getTime() + 1) };
         await database.db
           .update(events)
-          .set({ time: forged.time, rowHash: rowHash(row.prevHash, forged) })
+          .set({ time: forged.time, rowHash: rowHash(row.prevHash, row.seq, contentHash(forged)) })
           .where(eq(events.seq, 15));
       },
       (r) => expect(r.broken).toMatchObject({ seq: 16, reason: 'link' }),

@@ -1,6 +1,6 @@
 import type { AuditChainBreak, AuditChainVerifyReply } from '@vmi/contracts';
 import { and, asc, desc, eq, gte, lte } from 'drizzle-orm';
-import { GENESIS_HASH, rowHash } from '../chain/row-hash.js';
+import { contentHash, GENESIS_HASH, rowHash } from '../chain/row-hash.js';
 import type { AuditDb } from '../db/open.js';
 import { chainCheckpoints, chainHead, type EventRow, events } from '../db/schema.js';
 
@@ -94,7 +94,7 @@ function checkRow(row: EventRow, expectedSeq: number, prev: string): AuditChainB
   if (row.seq !== expectedSeq) {
     return { seq: expectedSeq, id: null, reason: 'gap', expected: String(expectedSeq), actual: String(row.seq) };
   }
-  const recomputed = rowHash(row.prevHash, row);
+  const recomputed = rowHash(row.prevHash, row.seq, contentHash(row));
   if (recomputed !== row.rowHash) return { seq: row.seq, id: row.id, reason: 'row-hash', expected: recomputed, actual: row.rowHash };
   if (row.prevHash !== prev) return { seq: row.seq, id: row.id, reason: 'link', expected: prev, actual: row.prevHash };
   return null;

@@ -1,0 +1,1 @@
+CREATE INDEX "audit_events_rule_severity_time_idx" ON "audit_events" USING btree ("rule","severity","time","id") WHERE "audit_events"."rule" is not null;
