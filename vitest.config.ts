@@ -14,8 +14,10 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: guests under software emulation need one each.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Safety nets against hangs, not speed checks: guests under software emulation on two shared
+    // cores can take minutes to boot and run when several tests boot one at once.
+    testTimeout: 240_000,
+    hookTimeout: 300_000,
     reporters: ['default'],
   },
 });

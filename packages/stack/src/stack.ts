@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type KernelVmStatus, type ProtectionPolicy, Subjects, slugToken, validators } from '@vmi/contracts';
 import { ensureGuestImage, type GuestImage } from '@vmi/guest';
@@ -30,6 +31,11 @@ export interface ProtectedGuest {
   readonly kernelVm: KernelVmStatus;
   readonly image: GuestImage;
   readonly policy: ProtectionPolicy;
+}
+
+/** Kernel VMs keep guest RAM in a tmpfs; one directory per stack run directory, so two stacks never share one. */
+function defaultKernelVmDir(runDir: string): string {
+  return `/dev/shm/vmi-stack-${createHash('sha256').update(resolve(runDir)).digest('hex').slice(0, 12)}`;
 }
 
 const SERVICE_USERS: Record<string, NatsUser> = {
@@ -115,7 +121,7 @@ export class Stack {
     await this.startService('isolation', {
       ISOLATION_STATE_DIR: this.dir('isolation', 'state'),
       ISOLATION_LOG_DIR: this.dir('isolation', 'logs'),
-      ISOLATION_RUN_DIR: this.options.kernelVmDir ?? `/dev/shm/vmi-stack-${slugToken(this.hostName)}`,
+      ISOLATION_RUN_DIR: this.options.kernelVmDir ?? defaultKernelVmDir(this.options.runDir),
       ISOLATION_GUEST_KERNEL: this.image.kernelPath,
       ISOLATION_GUEST_INITRD: this.image.initrdPath,
       ISOLATION_STOP_ON_SHUTDOWN: 'true',
