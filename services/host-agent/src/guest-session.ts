@@ -17,6 +17,7 @@ import {
   validators,
 } from '@vmi/contracts';
 import { errorRecord, type Logger } from '@vmi/service-runtime';
+import { agentMetrics } from './agent-metrics.js';
 import { type ArmPlan, type MechanismName, planArming } from './arm-plan.js';
 import { type BaselineStore, sha256Hex } from './baseline-store.js';
 import { Coalescer, type WindowSummary } from './coalescer.js';
@@ -88,6 +89,7 @@ export class GuestSession {
   private readonly enforcer: Enforcer;
   private readonly log: Logger;
   readonly counters = { traps: 0, published: 0, suppressed: 0, summaries: 0, unrelated: 0, rearms: 0, policyRejected: 0 };
+  private readonly metrics = agentMetrics();
 
   constructor(private readonly deps: GuestSessionDeps) {
     this.log = deps.logger.child({ guest: deps.guest.name });
@@ -443,10 +445,12 @@ export class GuestSession {
   private onTraps(traps: readonly RawTrap[]): void {
     for (const trap of traps) {
       this.counters.traps += 1;
+      this.metrics.traps.add(1, { guest: this.name, mechanism: trap.mechanism });
       const touched = this.index.overlapping(trap.physical, Math.max(1, trap.newBytes.length));
       if (touched.length === 0) {
         // A physical trap sees the whole page; bytes outside every protected object are not news.
         this.counters.unrelated += 1;
+        this.metrics.unrelated.add(1, { guest: this.name });
         if (trap.held) void this.releaseFor(trap, false);
         continue;
       }
@@ -456,6 +460,7 @@ export class GuestSession {
         const individual = this.coalescer.admit(region.object, region, event.id, trap.trappedAt);
         if (!individual) {
           this.counters.suppressed += 1;
+          this.metrics.suppressed.add(1, { guest: this.name, rule: region.rule });
           continue;
         }
         // Only an enforce-mode object keeps the vCPU waiting; one verdict settles one stop.
