@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access, constants, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { IsolationErrors, VmiError } from '@vmi/contracts';
@@ -29,7 +29,12 @@ export function buildNative(): Promise<string> {
     try {
       await run('make', ['-s', '-C', NATIVE_SOURCE_DIR], { timeout: 120_000 });
       for (const name of NATIVE_PROGRAMS) await access(nativeProgram(name), constants.X_OK);
+      await assertSearchableByOthers(NATIVE_BUILD_DIR);
     } catch (cause) {
+      if (cause instanceof VmiError) {
+        building = undefined;
+        throw cause;
+      }
       building = undefined;
       const stderr = (cause as { stderr?: string }).stderr ?? '';
       throw new VmiError(IsolationErrors.NATIVE, stderr.slice(0, 500) || String(cause), { cause });
@@ -37,6 +42,24 @@ export function buildNative(): Promise<string> {
     return NATIVE_BUILD_DIR;
   })();
   return building;
+}
+
+/**
+ * Components run under their own uids, so the programs they exec must be reachable by "others":
+ * a checkout under a 0700 directory would make every component fail at exec, seen only as a
+ * crash loop. Say so up front instead.
+ */
+async function assertSearchableByOthers(dir: string): Promise<void> {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    const mode = (await stat(d)).mode;
+    if ((mode & 0o001) === 0) {
+      throw new VmiError(
+        IsolationErrors.NATIVE,
+        `sandboxed components cannot reach ${dir}: ${d} is not searchable by other users (mode ${(mode & 0o777).toString(8)})`,
+      );
+    }
+    if (d === dirname(d)) return;
+  }
 }
 
 /** The syscall names libseccomp does not know (empty when every name resolves). */

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '@vmi/stack';
@@ -39,6 +39,8 @@ describe('the quickstart demo', () => {
   it(
     'reaches "protected" from a clean clone and shows a finding after the demo attack',
     async () => {
+      // A checkout others can read, as a real one is: sandboxed components run under their own uids.
+      chmodSync(clone, 0o755);
       execFileSync('git', ['clone', '--quiet', repoRoot, clone]);
       const lines: string[] = [];
       child = spawn('bash', [join(clone, 'scripts/demo.sh'), '--attack'], {
