@@ -51,6 +51,20 @@ void Decoder::Reset() {
   sum_ = 0;
 }
 
+// A checksum digit, or -1 after reporting a bad one and resynchronising (a '$' or '%' in its
+// place already starts the next packet).
+int Decoder::ChecksumDigit(uint8_t c, std::vector<RspError>* errors) {
+  const int d = HexValue(c);
+  if (d >= 0) return d;
+  errors->push_back({RspErrorCode::kBadChecksumHex, "checksum digit is not hex"});
+  Reset();
+  if (c == '$' || c == '%') {
+    notification_ = c == '%';
+    state_ = State::kBody;
+  }
+  return -1;
+}
+
 void Decoder::Feed(const uint8_t* data, size_t len, std::vector<Frame>* frames, std::vector<RspError>* errors) {
   for (size_t i = 0; i < len; ++i) {
     const uint8_t c = data[i];
@@ -90,31 +104,15 @@ void Decoder::Feed(const uint8_t* data, size_t len, std::vector<Frame>* frames, 
         }
         break;
       case State::kCheck1: {
-        int d = HexValue(c);
-        if (d < 0) {
-          errors->push_back({RspErrorCode::kBadChecksumHex, "checksum digit is not hex"});
-          Reset();
-          if (c == '$' || c == '%') {
-            notification_ = c == '%';
-            state_ = State::kBody;
-          }
-          break;
-        }
+        const int d = ChecksumDigit(c, errors);
+        if (d < 0) break;
         check_hi_ = static_cast<uint8_t>(d);
         state_ = State::kCheck2;
         break;
       }
       case State::kCheck2: {
-        int d = HexValue(c);
-        if (d < 0) {
-          errors->push_back({RspErrorCode::kBadChecksumHex, "checksum digit is not hex"});
-          Reset();
-          if (c == '$' || c == '%') {
-            notification_ = c == '%';
-            state_ = State::kBody;
-          }
-          break;
-        }
+        const int d = ChecksumDigit(c, errors);
+        if (d < 0) break;
         check_lo_ = static_cast<uint8_t>(d);
         FinishPacket(frames, errors);
         Reset();

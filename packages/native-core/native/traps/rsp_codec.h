@@ -48,6 +48,7 @@ class Decoder {
  private:
   enum class State : uint8_t { kIdle, kBody, kCheck1, kCheck2 };
   void FinishPacket(std::vector<Frame>* frames, std::vector<RspError>* errors);
+  int ChecksumDigit(uint8_t c, std::vector<RspError>* errors);
   size_t max_packet_;
   State state_ = State::kIdle;
   bool notification_ = false;
