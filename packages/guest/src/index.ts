@@ -1,5 +1,5 @@
 /** @vmi/guest: the test and demo guest: image builder (kernel, initramfs, attack module, symbol profile) and QEMU launcher. */
-export { type AttackStatus, attackCommands, readAttackStatus, type WriteAlias } from './attack/attack-commands.js';
+export { type AttackStatus, attackCommands, readAttackStatus, readStoreTimes, type WriteAlias } from './attack/attack-commands.js';
 export { type EnsureGuestImageOptions, ensureGuestImage } from './image/ensure-guest-image.js';
 export type { GuestImage, GuestImageFiles } from './image/guest-image.js';
 export { parseKallsyms } from './image/record-profile.js';

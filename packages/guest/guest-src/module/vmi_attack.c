@@ -2,7 +2,8 @@
 /*
  * vmi_attack: attack simulations for the test guest. It writes protected kernel data from inside
  * the guest so the host can prove it sees the writes. Commands arrive on /proc/vmi_attack, one per
- * write(); reading the file reports addresses and the result of the last command.
+ * write(); reading the file reports addresses and the result of the last command. Reading
+ * /proc/vmi_store_ns lists the durations of the last time-stores command, one per line.
  *
  * Addresses are parameters from the host (kallsyms_lookup_name is not exported on 6.1): the host
  * resolves them from the guest's symbol profile.
@@ -12,6 +13,7 @@
  *   hook-idt <idt_table> <vector> <alias>
  *   patch-text <addr> <alias> [xor-mask, default 0xff]
  *   burst <addr> <count>
+ *   time-stores <addr> <count> <gap_us>
  *   halves <seconds>          (0 stops a running rewriter)
  *   restore
  */
@@ -24,6 +26,7 @@
 #include <linux/mutex.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
+#include <linux/timekeeping.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -39,6 +42,7 @@ MODULE_DESCRIPTION("Kernel-write attack simulations for the VMI test guest");
 
 #define MAX_CHANGES 64
 #define HALVES_LEN (64 * 1024)
+#define MAX_TIMED_STORES 10000
 
 enum alias { ALIAS_IMAGE, ALIAS_DIRECT, ALIAS_VMAP };
 
@@ -56,6 +60,11 @@ static char last[160] = "none";
 
 /* A page of module data that burst tests may hammer without disturbing the kernel. */
 static u64 burst_target[PAGE_SIZE / sizeof(u64)] __aligned(PAGE_SIZE);
+
+/* Durations of the last time-stores command, in guest nanoseconds. */
+static u32 store_ns[MAX_TIMED_STORES];
+static unsigned int nstore_ns;
+static u64 store_seq;
 
 static u64 *halves_buf;
 static struct task_struct *halves_task;
@@ -305,6 +314,46 @@ static int cmd_burst(const char *args)
 }
 
 /*
+ * Times single stores from inside the guest: how long one 8-byte store takes as the guest's own
+ * clock sees it, which includes any time the host holds the vCPU on that store (a physical page
+ * trap). Interrupts are off around each store so a timer tick does not land in the measurement.
+ * The pause between stores gives the host time to protect the page again, so every store can trap.
+ * Each store writes a new value, so every one changes memory.
+ */
+static int cmd_time_stores(const char *args)
+{
+	unsigned long addr, flags;
+	unsigned int count, gap_us, i;
+	phys_addr_t phys;
+	bool writable;
+	u64 t0, t1;
+	int err;
+
+	if (sscanf(args, "%lx %u %u", &addr, &count, &gap_us) != 3 || count < 1 || count > MAX_TIMED_STORES ||
+	    gap_us > 1000000 || (addr & 7))
+		return -EINVAL;
+	err = resolve(addr, 8, &phys, &writable);
+	if (err)
+		return err;
+	if (!writable)
+		return -EPERM;
+	nstore_ns = 0;
+	for (i = 0; i < count; i++) {
+		if (gap_us > 0)
+			usleep_range(gap_us, gap_us + gap_us / 4 + 1);
+		local_irq_save(flags);
+		t0 = ktime_get_ns();
+		WRITE_ONCE(*(u64 *)addr, ++store_seq);
+		t1 = ktime_get_ns();
+		local_irq_restore(flags);
+		store_ns[nstore_ns++] = (u32)min_t(u64, t1 - t0, U32_MAX);
+		cond_resched();
+	}
+	snprintf(last, sizeof(last), "time-stores addr=0x%lx count=%u gap_us=%u", addr, count, gap_us);
+	return 0;
+}
+
+/*
  * Rewrites the buffer round after round: first every word of the first half, then every word of
  * the second half, all with the round number. A copy that never raced a rewrite has two equal
  * halves; a torn one does not.
@@ -408,6 +457,8 @@ static ssize_t control_write(struct file *file, const char __user *ubuf, size_t 
 		err = cmd_patch_text(args);
 	else if (!strcmp(cmd, "burst"))
 		err = cmd_burst(args);
+	else if (!strcmp(cmd, "time-stores"))
+		err = cmd_time_stores(args);
 	else if (!strcmp(cmd, "halves"))
 		err = cmd_halves(args);
 	else if (!strcmp(cmd, "restore"))
@@ -453,16 +504,47 @@ static const struct proc_ops control_ops = {
 	.proc_write = control_write,
 };
 
-static struct proc_dir_entry *entry;
+static int store_ns_show(struct seq_file *m, void *v)
+{
+	unsigned int i;
+
+	mutex_lock(&lock);
+	for (i = 0; i < nstore_ns; i++)
+		seq_printf(m, "%u\n", store_ns[i]);
+	mutex_unlock(&lock);
+	return 0;
+}
+
+static int store_ns_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, store_ns_show, NULL);
+}
+
+static const struct proc_ops store_ns_ops = {
+	.proc_open = store_ns_open,
+	.proc_read = seq_read,
+	.proc_lseek = seq_lseek,
+	.proc_release = single_release,
+};
+
+static struct proc_dir_entry *entry, *store_ns_entry;
 
 static int __init vmi_attack_init(void)
 {
 	entry = proc_create("vmi_attack", 0600, NULL, &control_ops);
-	return entry ? 0 : -ENOMEM;
+	if (!entry)
+		return -ENOMEM;
+	store_ns_entry = proc_create("vmi_store_ns", 0400, NULL, &store_ns_ops);
+	if (!store_ns_entry) {
+		proc_remove(entry);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static void __exit vmi_attack_exit(void)
 {
+	proc_remove(store_ns_entry);
 	proc_remove(entry);
 	if (halves_task) {
 		kthread_stop(halves_task);

@@ -10,6 +10,9 @@ import type { GuestProfile } from '../profile/guest-profile.js';
 export type WriteAlias = 'image' | 'direct' | 'vmap';
 
 const CONTROL = '/proc/vmi_attack';
+const STORE_TIMES = '/proc/vmi_store_ns';
+/** The most stores one `timeStores` command may time (the module keeps that many durations). */
+const MAX_TIMED_STORES = 10_000;
 const hex = (value: bigint): string => `0x${value.toString(16)}`;
 
 function checkAddress(address: bigint): void {
@@ -60,6 +63,19 @@ export const attackCommands = {
     checkAddress(address);
     checkCount(count);
     return control(`burst ${hex(address)} ${count}`);
+  },
+  /**
+   * `count` single 8-byte stores (new values each) to a writable, 8-byte aligned kernel address,
+   * `gapUs` apart, each timed by the guest's own clock; `readStoreTimes` returns the durations.
+   */
+  timeStores(address: bigint, count: number, gapUs: number): string {
+    checkAddress(address);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_TIMED_STORES) {
+      throw new VmiError(GuestErrors.INVALID_ARGUMENT, `count must be an integer from 1 to ${MAX_TIMED_STORES}`, { path: '/count' });
+    }
+    if (!Number.isInteger(gapUs) || gapUs < 0 || gapUs > 1_000_000)
+      throw new VmiError(GuestErrors.INVALID_ARGUMENT, 'gapUs must be 0..1000000', { path: '/gapUs' });
+    return control(`time-stores ${hex(address)} ${count} ${gapUs}`);
   },
   /** Rewrites the module's 64 KiB two-halves buffer for `seconds` (0 stops it). */
   halves(seconds: number): string {
@@ -124,4 +140,15 @@ export async function readAttackStatus(guest: Guest): Promise<AttackStatus> {
     changes: Number(fields.get('changes') ?? 0),
     last: fields.get('last') ?? '',
   };
+}
+
+/** Durations of the last `timeStores` command, in nanoseconds of the guest's clock, in store order. */
+export async function readStoreTimes(guest: Guest): Promise<number[]> {
+  const { output, exitCode } = await guest.exec(`cat ${STORE_TIMES}`, { timeoutMs: 30_000 });
+  if (exitCode !== 0) throw new VmiError(GuestErrors.EXITED, 'the attack module is not loaded');
+  const lines = output.split('\n').filter((line) => line.length > 0);
+  return lines.map((line) => {
+    if (!/^\d+$/.test(line)) throw new VmiError(GuestErrors.GUEST_OUTPUT, `unexpected store time line: ${line}`);
+    return Number(line);
+  });
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureGuestImage } from '../image/ensure-guest-image.js';
 import { type Guest, launchGuest } from '../launcher/launch-guest.js';
 import { imageVirtToPhys, symbolAddress } from '../profile/guest-profile.js';
-import { attackCommands, readAttackStatus, type WriteAlias } from './attack-commands.js';
+import { attackCommands, readAttackStatus, readStoreTimes, type WriteAlias } from './attack-commands.js';
 
 // One guest for the file. Every change an attack makes is checked where the host sees it: in
 // guest-physical memory, through the shared RAM file.
@@ -90,6 +90,22 @@ describe('the vmi_attack module', () => {
     const buffer = await guest.readPhysical(halves.phys, halves.length);
     const words = new BigUint64Array(buffer.buffer, buffer.byteOffset, buffer.length / 8);
     expect(words.every((w) => w === BigInt(halves.rounds))).toBe(true);
+  });
+
+  it('times single stores with the guest clock, each writing a new value', async () => {
+    const status = await readAttackStatus(guest);
+    await ok(attackCommands.timeStores(status.burstTarget, 1, 0));
+    const before = await qword(status.burstTargetPhys);
+    await ok(attackCommands.timeStores(status.burstTarget, 20, 100));
+    expect(await qword(status.burstTargetPhys)).toBe(before + 20n);
+    const times = await readStoreTimes(guest);
+    expect(times).toHaveLength(20);
+    expect(times.every((ns) => Number.isInteger(ns) && ns >= 0)).toBe(true);
+    expect((await readAttackStatus(guest)).last).toBe(`time-stores addr=0x${status.burstTarget.toString(16)} count=20 gap_us=100`);
+    // Kernel text is not writable: the module refuses instead of faulting.
+    const text = symbolAddress(guest.profile, '__x64_sys_kexec_load') & ~7n;
+    expect((await guest.exec(attackCommands.timeStores(text, 1, 0))).exitCode).not.toBe(0);
+    expect(() => attackCommands.timeStores(status.burstTarget, 10_001, 0)).toThrow();
   });
 
   it('rejects malformed requests with a failed write and says why', async () => {
