@@ -69,6 +69,26 @@ describe('a launched guest', () => {
     expect(guest.gdbAddress?.port).toBeGreaterThan(0);
   });
 
+  it('pauses and resumes the vCPUs; a paused guest runs nothing until resumed', async () => {
+    const a = await QmpClient.connect(guest.qmpPaths[0] ?? '');
+    try {
+      await guest.pause();
+      expect(await queryStatus(a)).toEqual({ running: false, status: 'paused' });
+      const job = guest.exec('echo resumed', { timeoutMs: 30_000 });
+      let done = false;
+      void job.then(() => {
+        done = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(done).toBe(false);
+      await guest.resume();
+      expect(await queryStatus(a)).toEqual({ running: true, status: 'running' });
+      expect((await job).output).toBe('resumed\n');
+    } finally {
+      await a.close();
+    }
+  });
+
   it('streams output of a long-running command, and kills it on request', async () => {
     const job = guest.spawn('i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done');
     const lines: string[] = [];

@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GuestErrors, VmiError } from '@vmi/contracts';
-import { QmpClient, quit } from '@vmi/qmp';
+import { cont, QmpClient, quit, stop } from '@vmi/qmp';
 import type { GuestImage, GuestImageFiles } from '../image/guest-image.js';
 import type { GuestProfile } from '../profile/guest-profile.js';
 import { registerGuest } from './guest-registry.js';
@@ -130,6 +130,30 @@ export class Guest {
   /** Reads a kernel-image virtual range (nokaslr: physical = va - 0xffffffff80000000 + phys_base). */
   readKernelImage(va: bigint, length: number, physBase = 0n): Promise<Buffer> {
     return this.readPhysical(va - START_KERNEL_MAP + physBase, length);
+  }
+
+  /**
+   * Pauses the guest's vCPUs (QMP `stop` on the launcher's own monitor). Its virtual clock stops
+   * too, so after `resume` the guest sees no jump in time: benchmarks park one guest this way
+   * while another one is measured.
+   */
+  pause(): Promise<void> {
+    return this.withControl(stop);
+  }
+
+  /** Resumes the vCPUs after `pause` (QMP `cont`). */
+  resume(): Promise<void> {
+    return this.withControl(cont);
+  }
+
+  private async withControl(command: (client: QmpClient) => Promise<void>): Promise<void> {
+    if (!this.running || this.closing) throw new VmiError(GuestErrors.EXITED, 'guest is not running');
+    const client = await QmpClient.connect(this.controlQmpPath, { connectTimeoutMs: 5_000, commandTimeoutMs: 5_000 });
+    try {
+      await command(client);
+    } finally {
+      await client.close();
+    }
   }
 
   /** The last lines QEMU wrote to stderr. */
