@@ -1,8 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
-import { CoreErrors, type DeadLetter, VmiError, validators } from '@vmi/contracts';
+import { CoreErrors, type DeadLetter, idTime, VmiError, validators } from '@vmi/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ConsumerHandle, runConsumer } from './consumer.js';
-import { jetstream, publishMessage } from './jetstream.js';
+import { publishDeadLetter } from './deadletter.js';
+import { ensureConsumer, jetstream, publishMessage } from './jetstream.js';
 import { scanRequest } from './test-messages.js';
 import { eventually, type NatsSandbox, natsSandbox } from './test-support.js';
 
@@ -101,5 +102,45 @@ describe('messages that can never be processed', () => {
     expect(handle.stats.deadLettered).toBe(0);
     const info = await jsm.consumers.info(sandbox.streams[0]?.name ?? '', 'no-dlq');
     expect(info.num_ack_pending + info.num_pending).toBe(1);
+  });
+
+  it('are stored once when the same message is dead-lettered again after its ack was lost', async () => {
+    const js = jetstream(sandbox.nc);
+    const jsm = await jetstreamManager(sandbox.nc);
+    const subject = sandbox.subjects.scan('hv-01', 'web-1');
+    await js.publish(subject, '{"not json');
+    await js.publish(subject, '{"not json');
+    const def = sandbox.consumer('scans', 'crashy');
+    await ensureConsumer(sandbox.nc, def);
+    const consumer = await js.consumers.get(def.stream, def.durable_name);
+    const where = { stream: def.stream, consumer: def.durable_name, hostName: 'scanner-host' };
+    const err = new VmiError(CoreErrors.JSON_PARSE, 'bad');
+
+    // A consumer dead-letters the first message and dies before its ack reaches the server: the
+    // message comes back and is dead-lettered again. The second message is another dead letter.
+    const first = await consumer.next({ expires: 2000 });
+    if (first === null) throw new Error('no message');
+    const published = await publishDeadLetter(js, sandbox.subjects, first, err, where);
+    first.nak();
+    const again = await consumer.next({ expires: 2000 });
+    if (again === null) throw new Error('no redelivery');
+    expect(again.info.streamSequence).toBe(first.info.streamSequence);
+    expect(again.info.deliveryCount).toBe(2);
+    const republished = await publishDeadLetter(js, sandbox.subjects, again, err, where);
+    again.ack();
+    const second = await consumer.next({ expires: 2000 });
+    if (second === null) throw new Error('no second message');
+    const other = await publishDeadLetter(js, sandbox.subjects, second, err, where);
+    second.ack();
+
+    expect(republished.id).toBe(published.id);
+    expect(other.id).not.toBe(published.id);
+    // A time-ordered id, dated when the stream stored the original message.
+    expect(idTime(published.id)).toBe(Math.floor(first.info.timestampNanos / 1e6));
+    const info = await jsm.streams.info(sandbox.streams[1]?.name ?? '');
+    expect(info.state.messages).toBe(2);
+    const letters = await deadLetters(2);
+    expect(letters.map((l) => l.record.id).sort()).toEqual([published.id, other.id].sort());
+    expect(letters.find((l) => l.record.id === published.id)?.record.deliveries).toBe(1);
   });
 });

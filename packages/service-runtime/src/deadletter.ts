@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import {
   CoreErrors,
@@ -5,7 +6,6 @@ import {
   isVmiError,
   NATS_HEADERS,
   Name,
-  newId,
   nowIso,
   SCHEMA_VERSION,
   type Subjects,
@@ -46,11 +46,30 @@ function guestOf(data: Uint8Array): string | null {
   }
 }
 
+/**
+ * The dead letter's id (and so its `Nats-Msg-Id`): a UUIDv7 whose time is when the stream stored
+ * the original message and whose other bits hash the stream, the consumer, the stream sequence and
+ * that time. A message dead-lettered again (its ack was lost to a crash, say) gets the same id, so
+ * JetStream drops the copy within its duplicate window and the audit trail stores it once after
+ * that; a stream recreated with the same sequences still gives new ids, its messages' times differ.
+ */
+export function deadLetterId(where: { stream: string; consumer: string }, streamSequence: number, timestampNanos: number): string {
+  const digest = createHash('sha256').update(`${where.stream}\n${where.consumer}\n${streamSequence}\n${timestampNanos}`).digest();
+  const ms = Math.max(0, Math.floor(timestampNanos / 1e6));
+  const bytes = Buffer.alloc(16);
+  bytes.writeUIntBE(ms % 2 ** 48, 0, 6);
+  digest.copy(bytes, 6, 0, 10);
+  bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f);
+  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 export function buildDeadLetter(m: JsMsg, err: unknown, where: { stream: string; consumer: string; hostName: string }): DeadLetter {
   const truncated = m.data.length > MAX_KEPT_PAYLOAD;
   const kept = truncated ? m.data.subarray(0, MAX_KEPT_PAYLOAD) : m.data;
   return validators.deadLetter.parse({
-    id: newId(),
+    id: deadLetterId(where, m.info.streamSequence, m.info.timestampNanos),
     time: nowIso(),
     version: SCHEMA_VERSION,
     type: 'deadletter',

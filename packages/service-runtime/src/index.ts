@@ -14,7 +14,7 @@ export {
   runBatchConsumer,
   runConsumer,
 } from './consumer.js';
-export { buildDeadLetter, type ErrorRecord, errorRecord, isPermanentError, publishDeadLetter } from './deadletter.js';
+export { buildDeadLetter, deadLetterId, type ErrorRecord, errorRecord, isPermanentError, publishDeadLetter } from './deadletter.js';
 export { type HealthServer, type HealthServerOptions, type ReadinessCheck, startHealthServer } from './health.js';
 export {
   deleteStreams,
