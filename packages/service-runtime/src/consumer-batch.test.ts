@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { CoreErrors, VmiError, validators } from '@vmi/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ConsumerHandle, runBatchConsumer } from './consumer.js';
@@ -82,5 +83,67 @@ describe('a batch consumer', () => {
     expect(new Set(stored)).toEqual(new Set(msgs.map((m) => m.id)));
     expect(handle.stats.failed).toBe(4);
     expect(handle.stats.deadLettered).toBe(0);
+  });
+
+  it('pulls and validates the next batch while the handler works, holds no third, and keeps stream order', async () => {
+    const js = jetstream(sandbox.nc);
+    const msgs = Array.from({ length: 40 }, () => scanRequest());
+    for (const m of msgs) await publishMessage(js, sandbox.subjects.scan(m.host, m.guest), m);
+    const def = sandbox.consumer('scans', 'prefetch');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const stored: string[] = [];
+    handle = await runBatchConsumer({
+      nc: sandbox.nc,
+      consumer: def,
+      validator: validators.scanRequest,
+      logger: sandbox.logger,
+      subjects: sandbox.subjects,
+      batchSize: 10,
+      handler: async (batch) => {
+        await gate;
+        stored.push(...batch.map((b) => b.value.id));
+      },
+    });
+    // The first batch is stuck in its handler; the second is pulled meanwhile, a third is not.
+    await eventually(() => handle?.stats.inFlight === 20, 'two batches held');
+    await new Promise((r) => setTimeout(r, 300));
+    const info = await (await jetstreamManager(sandbox.nc)).consumers.info(def.stream, def.durable_name);
+    expect(info.num_ack_pending).toBe(20);
+    expect(handle.stats.inFlight).toBe(20);
+    expect(stored).toEqual([]);
+    release();
+    await eventually(() => handle?.stats.processed === 40, 'all stored');
+    expect(stored).toEqual(msgs.map((m) => m.id));
+  });
+
+  it('with overlap, starts the next handler while one runs, never more than two at once', async () => {
+    const js = jetstream(sandbox.nc);
+    const msgs = Array.from({ length: 60 }, () => scanRequest());
+    for (const m of msgs) await publishMessage(js, sandbox.subjects.scan(m.host, m.guest), m);
+    let running = 0;
+    let most = 0;
+    const stored = new Set<string>();
+    handle = await runBatchConsumer({
+      nc: sandbox.nc,
+      consumer: sandbox.consumer('scans', 'overlap'),
+      validator: validators.scanRequest,
+      logger: sandbox.logger,
+      subjects: sandbox.subjects,
+      batchSize: 10,
+      overlap: true,
+      handler: async (batch) => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 100));
+        for (const b of batch) stored.add(b.value.id);
+        running--;
+      },
+    });
+    await eventually(() => handle?.stats.processed === 60, 'all stored');
+    expect(most).toBe(2);
+    expect(stored).toEqual(new Set(msgs.map((m) => m.id)));
   });
 });

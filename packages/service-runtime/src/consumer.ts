@@ -82,6 +82,12 @@ export interface RunBatchConsumerOptions<T extends TSchema> extends CommonOption
   handler: (batch: BatchItem<T>[]) => Promise<void>;
   /** Most messages per batch (default 256). */
   batchSize?: number;
+  /**
+   * Start the next batch's handler as soon as that batch is validated, while the current one's
+   * may still run (at most two at once), instead of after it. For a handler that orders its own
+   * commits (a queue, say) and can prepare the next batch meanwhile. Default false.
+   */
+  overlap?: boolean;
 }
 
 const defaultRetryDelay = (deliveries: number) => Math.min(30_000, 500 * 2 ** Math.max(0, deliveries - 1));
@@ -328,18 +334,25 @@ export async function runConsumer<T extends TSchema>(options: RunConsumerOptions
   };
 }
 
+/** One pulled batch after validation: what the handler gets, and the messages to ack after it. */
+interface DecodedBatch<T extends TSchema> {
+  items: BatchItem<T>[];
+  accepted: JsMsg[];
+  links: Link[];
+}
+
 /**
  * Like {@link runConsumer}, but the handler gets every valid message of one pull at once (for
- * batched database inserts). Batches run one after another, in stream order.
+ * batched database inserts). The next batch is pulled and validated while the handler still works
+ * on the current one, and no further: at most two batches are held, each acked when its handler
+ * resolves. Handlers run one after another, in stream order, unless `overlap` is set.
  */
 export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsumerOptions<T>): Promise<ConsumerHandle> {
   const core = new ConsumerCore(options);
   const consumer = await core.open();
   const batchSize = Math.max(1, options.batchSize ?? 256);
 
-  const handleOne = async (item: BatchItem<T>): Promise<void> => {
-    const m = messages.get(item.ctx.streamSequence);
-    if (m === undefined) return;
+  const handleOne = async (m: JsMsg, item: BatchItem<T>): Promise<void> => {
     try {
       await options.handler([item]);
       m.ack();
@@ -348,24 +361,31 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
       await core.failed(m, err);
     }
   };
-  let messages = new Map<number, JsMsg>();
 
-  const handleBatch = async (batch: JsMsg[]): Promise<void> => {
-    messages = new Map(batch.map((m) => [m.info.streamSequence, m]));
+  /** Validates a pulled batch; what fails is dead-lettered (and acked) here. */
+  const decodeBatch = async (batch: JsMsg[]): Promise<DecodedBatch<T>> => {
     const items: BatchItem<T>[] = [];
     const accepted: JsMsg[] = [];
     const links: Link[] = [];
     for (const m of batch) {
-      const value = await core.decode(m);
-      if (value === null) continue;
+      let value: Static<T>;
+      try {
+        value = options.validator.decode(m.data);
+      } catch (err) {
+        await core.deadLetter(m, err);
+        continue;
+      }
       const traceContext = extractTraceContext(m.headers, ROOT_CONTEXT);
       const sc = trace.getSpanContext(traceContext);
       if (sc !== undefined) links.push({ context: sc });
       items.push({ value, ctx: core.context(m, traceContext) });
       accepted.push(m);
     }
+    return { items, accepted, links };
+  };
+
+  const handleBatch = async ({ items, accepted, links }: DecodedBatch<T>): Promise<void> => {
     if (items.length === 0) return;
-    const timer = core.keepAlive(accepted);
     try {
       await withSpan(`${options.consumer.stream} process batch`, () => options.handler(items), {
         parent: ROOT_CONTEXT,
@@ -382,18 +402,21 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
     } catch (err) {
       if (isPermanentError(err) && items.length > 1) {
         // One bad message must not sink the good ones: retry each alone, so only it is dead-lettered.
-        for (const item of items) await handleOne(item);
+        for (let i = 0; i < items.length; i++) await handleOne(accepted[i] as JsMsg, items[i] as BatchItem<T>);
       } else {
         for (const m of accepted) await core.failed(m, err);
       }
-    } finally {
-      clearInterval(timer);
     }
   };
 
-  let current: Promise<void> | undefined;
+  /** Batches pulled and not yet acked, oldest first; each removes itself when done. */
+  const held: Promise<void>[] = [];
   const loop = (async () => {
+    let previous: Promise<void> = Promise.resolve();
     while (core.running) {
+      // Bounded memory: the pull after this one waits until the oldest held batch is done.
+      while (held.length > 1) await held[0];
+      if (!core.running) break;
       const messages: JsMsg[] = [];
       try {
         await core.pull(consumer, batchSize, (m) => {
@@ -403,10 +426,21 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
         await core.pullError(err);
       }
       if (messages.length === 0) continue;
-      core.stats.inFlight = messages.length;
-      current = handleBatch(messages).catch((err: unknown) => core.log.error({ err }, 'batch handling failed unexpectedly'));
-      await current;
-      core.stats.inFlight = 0;
+      core.stats.inFlight += messages.length;
+      // From delivery to ack, waiting behind the previous batch included.
+      const timer = core.keepAlive(messages);
+      const decoded = decodeBatch(messages);
+      const after = previous;
+      const handled = options.overlap === true ? decoded.then(handleBatch) : Promise.all([decoded, after]).then(([d]) => handleBatch(d));
+      const done: Promise<void> = handled
+        .catch((err: unknown) => core.log.error({ err }, 'batch handling failed unexpectedly'))
+        .finally(() => {
+          clearInterval(timer);
+          core.stats.inFlight -= messages.length;
+          held.splice(held.indexOf(done), 1);
+        });
+      held.push(done);
+      previous = done;
     }
   })();
 
@@ -418,7 +452,7 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
       stopping ??= (async () => {
         core.haltFetching();
         await loop;
-        await current;
+        await Promise.allSettled([...held]);
         await core.flush();
         core.log.info({ stats: core.stats }, 'consumer stopped');
       })();
