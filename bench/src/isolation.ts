@@ -65,7 +65,7 @@ const service = await createIsolationService({
 });
 await mkdir(join(base, 'run'), { recursive: true, mode: 0o711 });
 
-/** The four programs without any sandbox, in the same order and with the same readiness checks. */
+/** The four programs without any sandbox, in the same order and with the same readiness checks as the manifest. */
 async function plainSpawn(dir: string): Promise<{ ms: number; children: ChildProcess[]; close: () => Promise<void> }> {
   await mkdir(dir, { recursive: true });
   const relay = await startNatsRelay(join(dir, 'nats.sock'), natsTarget(NATS_URL), process.getgid?.() ?? 0);
@@ -95,12 +95,11 @@ async function plainSpawn(dir: string): Promise<{ ms: number; children: ChildPro
     'bench-host',
     'plain',
   ]);
-  const deviceModel = ready({ kind: 'qmp', socket: join(dir, 'qmp-health.sock') }).then(async (ok) => {
-    start([nativeProgram('ram-reader'), join(dir, 'guest.ram'), join(dir, 'reader.sock')]);
-    return ok && (await ready({ kind: 'unix-connect', socket: join(dir, 'reader.sock') }));
-  });
+  // The reader starts beside the device model, as in the manifest: it waits for the RAM file itself.
+  start([nativeProgram('ram-reader'), join(dir, 'guest.ram'), join(dir, 'reader.sock')]);
   const all = await Promise.all([
-    deviceModel,
+    ready({ kind: 'qmp', socket: join(dir, 'qmp-health.sock') }),
+    ready({ kind: 'unix-connect', socket: join(dir, 'reader.sock') }),
     ready({ kind: 'unix-connect', socket: join(dir, 'input.sock') }),
     ready({ kind: 'unix-connect', socket: join(dir, 'shipper.sock') }),
   ]);

@@ -110,10 +110,11 @@ export class KernelVmRegistry {
       components: [],
     });
     this.kvms.set(slug, kvm);
-    await this.persist();
     const started = Date.now();
     try {
-      await kvm.start();
+      // Recorded before any of its processes exists (so a restarted service finds and cleans them
+      // up), while its directories and cgroups are being made.
+      await kvm.start(this.persist());
     } catch (err) {
       // The kernel VM stays registered (degraded) so it can be inspected, restarted or stopped.
       this.options.logger.error({ err, guest }, 'kernel VM did not start cleanly');

@@ -76,6 +76,8 @@ export class SupervisedComponent {
   private readyWaiters: { resolve: () => void; reject: (e: VmiError) => void }[] = [];
   private exitWaiters: (() => void)[] = [];
   private abort = new AbortController();
+  /** The cgroup was created by `prepare` and nothing has run in it yet. */
+  private prepared = false;
 
   constructor(private readonly host: ComponentHost) {}
 
@@ -104,11 +106,26 @@ export class SupervisedComponent {
     return { name: this.name, pid: this.pid, startTicks: this.startTicks, restarts: this.restarts, started: this.started };
   }
 
+  /**
+   * Creates the component's cgroup ahead of its start, so the start itself only spawns: a kernel VM
+   * prepares every component at once while its dependencies are still coming up.
+   */
+  async prepare(): Promise<void> {
+    await this.freshCgroup();
+    this.prepared = true;
+  }
+
   /** Starts the component; resolves once it is healthy. */
   async start(): Promise<void> {
     this.crashes = [];
     await this.spawnOnce();
     await this.whenReady();
+  }
+
+  /** An empty cgroup with the profile's limits; whatever a previous run left in it is killed. */
+  private async freshCgroup(): Promise<void> {
+    await this.host.cgroup.remove();
+    await this.host.cgroup.create({ memoryMiB: this.host.spec.profile.limits.memory_mib, pids: this.host.spec.profile.limits.pids });
   }
 
   /** Resolves when the component is ready; rejects on a crash loop, a stop, or `ready_timeout_ms`. */
@@ -139,8 +156,9 @@ export class SupervisedComponent {
     const generation = ++this.generation;
     this.abort = new AbortController();
     this.state = 'starting';
-    await this.host.cgroup.remove();
-    await this.host.cgroup.create({ memoryMiB: this.host.spec.profile.limits.memory_mib, pids: this.host.spec.profile.limits.pids });
+    // A prepared cgroup serves the first start only; a restart gets a fresh one.
+    if (this.prepared) this.prepared = false;
+    else await this.freshCgroup();
     if (generation !== this.generation) return;
     const [file, ...args] = this.host.command();
     const log = openSync(this.host.logFile, 'a', 0o600);
@@ -253,6 +271,7 @@ export class SupervisedComponent {
     if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
     if (this.healthTimer !== null) clearTimeout(this.healthTimer);
     this.backoffTimer = this.healthTimer = null;
+    this.prepared = false;
     const wasRunning = this.pid !== null;
     this.state = 'stopping';
     const exited = new Promise<void>((resolve) => {

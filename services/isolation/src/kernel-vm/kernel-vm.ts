@@ -169,28 +169,45 @@ export class KernelVm {
     return this.components.map((c) => c.record());
   }
 
-  /** The host-side pieces the components rely on: directories, log directory and NATS relays. */
+  /**
+   * The host-side pieces the components rely on, all at once: directories, log directory, NATS
+   * relays, and every component's cgroup (so a component whose dependencies become healthy only
+   * has to be spawned).
+   */
   private async prepare(): Promise<void> {
-    await createLayout(this.layout, this.identity.manifest, this.ids);
-    await mkdir(join(this.env.logDir, this.identity.slug), { recursive: true, mode: 0o700 });
-    for (const [name, spec] of Object.entries(this.identity.manifest.resources)) {
-      if (spec.relay !== 'nats') continue;
-      const socket = join(this.layout.resources[name] as string, 'nats.sock');
-      this.relays.push(await startNatsRelay(socket, this.env.natsTarget, this.ids.resourceGroup(name)));
-    }
+    const layout = createLayout(this.layout, this.identity.manifest, this.ids);
+    await Promise.all([
+      mkdir(join(this.env.logDir, this.identity.slug), { recursive: true, mode: 0o700 }),
+      layout.then(() => this.startRelays()),
+      ...this.components.map((c) => c.prepare()),
+    ]);
   }
 
-  /** Starts every component in dependency order; resolves when all are healthy. */
-  async start(): Promise<void> {
-    await this.prepare();
-    const started = new Map<string, Promise<void>>();
-    for (const [i, spec] of this.identity.manifest.components.entries()) {
-      const component = this.components[i] as SupervisedComponent;
-      const after = spec.after.map((d) => started.get(d) as Promise<void>);
-      started.set(
-        spec.name,
-        Promise.all(after).then(() => component.start()),
+  private async startRelays(): Promise<void> {
+    const relays = Object.entries(this.identity.manifest.resources)
+      .filter(([, spec]) => spec.relay === 'nats')
+      .map(([name]) =>
+        startNatsRelay(join(this.layout.resources[name] as string, 'nats.sock'), this.env.natsTarget, this.ids.resourceGroup(name)),
       );
+    this.relays.push(...(await Promise.all(relays)));
+  }
+
+  /**
+   * Starts every component as soon as the ones it comes `after` are healthy; resolves when all are.
+   * Nothing is spawned before `beforeSpawn` (the registry's record of this kernel VM) settles.
+   * Spawning blocks the service's event loop for a moment each, so among components ready to go the
+   * one that others wait for goes first.
+   */
+  async start(beforeSpawn: Promise<void> = Promise.resolve()): Promise<void> {
+    await Promise.all([this.prepare(), beforeSpawn]);
+    const specs = this.identity.manifest.components;
+    const started = new Map<string, Promise<void>>();
+    const order = [...specs.keys()].sort((a, b) => dependents(specs, specs[b]?.name) - dependents(specs, specs[a]?.name) || a - b);
+    for (const i of order) {
+      const spec = specs[i] as (typeof specs)[number];
+      const component = this.components[i] as SupervisedComponent;
+      const start = () => component.start();
+      started.set(spec.name, spec.after.length === 0 ? start() : Promise.all(spec.after.map((d) => started.get(d))).then(start));
     }
     await Promise.all(started.values());
   }
@@ -208,11 +225,7 @@ export class KernelVm {
     if (!all) return false;
     // The relay lived in the old process: bring it back on the same path.
     await mkdir(join(this.env.logDir, this.identity.slug), { recursive: true, mode: 0o700 });
-    for (const [name, spec] of Object.entries(this.identity.manifest.resources)) {
-      if (spec.relay !== 'nats') continue;
-      const socket = join(this.layout.resources[name] as string, 'nats.sock');
-      this.relays.push(await startNatsRelay(socket, this.env.natsTarget, this.ids.resourceGroup(name)));
-    }
+    await this.startRelays();
     this.adopted = true;
     return true;
   }
@@ -293,4 +306,11 @@ export class KernelVm {
   emit(event: IsolationEventKind, reason: string | null, durationMs: number | null = null): void {
     this.sink(this, { event, component: null, pid: null, restarts: 0, exit: null, reason, durationMs });
   }
+}
+
+/** How many components wait, directly or through others, for the named one. */
+function dependents(specs: IsolationManifest['components'], name: string | undefined): number {
+  const waiting = new Set<string>(name === undefined ? [] : [name]);
+  for (const spec of specs) if (spec.after.some((d) => waiting.has(d))) waiting.add(spec.name);
+  return waiting.size - 1;
 }

@@ -38,14 +38,16 @@ function groupAccess(manifest: IsolationManifest, resource: string): 'ro' | 'rw'
 export async function createLayout(layout: KernelVmLayout, manifest: IsolationManifest, ids: KernelVmIds): Promise<void> {
   await mkdir(layout.dir, { recursive: true, mode: 0o711 });
   await chmod(layout.dir, 0o711);
-  for (const [name, spec] of Object.entries(manifest.resources)) {
-    const dir = layout.resources[name] as string;
-    await mkdir(dir, { recursive: true });
-    const access = groupAccess(manifest, name);
-    const mode = access === 'rw' ? 0o3770 : access === 'ro' ? 0o2750 : 0o2700;
-    await chown(dir, spec.owner === null ? 0 : ids.componentId(spec.owner), ids.resourceGroup(name));
-    await chmod(dir, mode);
-  }
+  await Promise.all(
+    Object.entries(manifest.resources).map(async ([name, spec]) => {
+      const dir = layout.resources[name] as string;
+      await mkdir(dir, { recursive: true });
+      const access = groupAccess(manifest, name);
+      const mode = access === 'rw' ? 0o3770 : access === 'ro' ? 0o2750 : 0o2700;
+      await chown(dir, spec.owner === null ? 0 : ids.componentId(spec.owner), ids.resourceGroup(name));
+      await chmod(dir, mode);
+    }),
+  );
 }
 
 export async function removeLayout(layout: KernelVmLayout): Promise<void> {
