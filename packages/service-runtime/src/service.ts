@@ -60,6 +60,7 @@ export async function startService<S extends TObject = TObject<Record<never, nev
   const telemetry = initTelemetry({
     serviceName: options.name,
     otlpEndpoint: config.otelExporterOtlpEndpoint,
+    metricExportIntervalMs: config.otelMetricExportInterval,
     ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
     attributes: { 'host.name': config.hostName },
   });

@@ -62,7 +62,7 @@ export function initTelemetry(options: TelemetryOptions): Telemetry {
       : [
           new PeriodicExportingMetricReader({
             exporter: new OTLPMetricExporter({ url: `${endpoint}/v1/metrics` }),
-            exportIntervalMillis: options.metricExportIntervalMs ?? 15_000,
+            exportIntervalMillis: options.metricExportIntervalMs ?? 60_000,
           }),
         ]);
   const sdk = new NodeSDK({
