@@ -1,61 +1,115 @@
 /**
- * Write traps on a real guest (QEMU under software emulation), both backends.
+ * Write traps on a real guest (QEMU under software emulation), both backends. `pnpm bench:native`
+ * adds these metrics to `native.json` (see `addTrapResults`).
  *
+ * Guest slowdowns. Two guests are booted: a plain one and one whose QEMU carries the userfaultfd
+ * shim. Only one guest runs at a time: the other is paused (QMP `stop`, its clock stops too), so
+ * they never compete for the CPUs. The guest workload (CPU work, system calls, fork/exec; a few
+ * hundred milliseconds, so timer ticks are small beside it) runs in these conditions:
+ *   plain       the plain guest, no trap engine attached
+ *   cold_watch  the plain guest with 256 watched 8-byte sys_call_table entries (never written)
+ *   uffd        the shimmed guest with the default physical-trap policy armed: sys_call_table,
+ *               the IDT and the whole kernel text write-protected
+ *   shim_idle   the shimmed guest, no engine attached
+ * The speed of this shared machine drifts by tens of percent over seconds, so each condition is
+ * compared with plain in a tight quartet (A B B A, or B A A B in every other run): a slowdown is
+ * the ratio of the two workload sums of one quartet, and the reported figure is the median over
+ * runs of those paired ratios. The workload's own guest-clock time is the measure; the CPU time
+ * QEMU's threads used for it (schedstat) is reported beside it.
+ *
+ * Trap costs, in every third run:
  * - trap_roundtrip_us: a guest burst of 1,000 watched 8-byte stores; each sample is the time from
  *   one trapped store's stop to the next one's, i.e. everything the gdbstub backend does per trap
  *   (stop reply, rip/cr3 reads, shadow diff, generation bump, queueing) before the vCPU runs on.
  * - qemu_stop_cont_us: the same burst under a bare RSP client that answers each stop with `c`
  *   and nothing else: the floor for a trap on this machine.
  * - trap_to_js_us: from the stop reply's arrival to the event object reaching JavaScript.
- * - guest_slowdown_pct_cold_watch: the guest workload (CPU, system calls, fork/exec) with 256
- *   watched 8-byte sys_call_table entries (never written) against no engine attached. They touch
- *   each other, so the engine arms them as one QEMU watchpoint (`armed` in its counters); QEMU
- *   walks every watchpoint on each TLB fill, which is why the engine shares them.
- * - uffd_trap_blocked_us: how long the userfaultfd backend held a faulting vCPU thread: fault read
- *   to write-unprotect-with-wake returned, per store (the kernel's fault-to-reader latency is not
- *   included: the guest cannot time a single store with the programs it has).
+ * - uffd_trap_blocked_us: how long a guest store to a physically protected page takes, timed in
+ *   the guest by the attack module (its clock read right before and after one store, interrupts
+ *   off): the fault, the engine's answer and the kernel's wake-ups, all of it. Stores are a few
+ *   milliseconds apart so the engine has protected the page again before the next one.
+ *   uffd_store_unprotected_us is the same store to the same page with nothing armed: the clock's
+ *   own cost. uffd_fault_held_us is the engine's side only (fault read to un-protect returned).
  * - uffd_arm_us: protect() of one page, from JavaScript to the armed page and back.
- * - guest_slowdown_pct_uffd_default_policy: the workload on a guest whose QEMU carries the shim and
- *   whose sys_call_table, IDT and whole kernel text are physically protected, against a guest
- *   started without the shim.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type Guest, imageVirtToPhys, launchGuest, symbolAddress } from '@vmi/guest';
-import { openTrapEngine, type TrapEvent, uffdShimEnv } from '@vmi/native-core';
-import { nowMs, runBench } from './harness.js';
+import { join, relative } from 'node:path';
+import { attackCommands, type Guest, imageVirtToPhys, launchGuest, readAttackStatus, readStoreTimes, symbolAddress } from '@vmi/guest';
+import { openTrapEngine, type TrapEngine, type TrapEvent, uffdShimEnv } from '@vmi/native-core';
+import { type BenchResult, nowMs, RESULTS_DIR, type RunMetrics, runBench, summaryLine } from './harness.js';
+import { median } from './stats.js';
 
-const WORKLOAD_ROUNDS = Number(process.env.BENCH_WORKLOAD_ROUNDS ?? 150);
+const RUNS = Number(process.env.BENCH_TRAP_RUNS ?? 24);
+/** The trap-cost measurements (bursts, timed stores) run in every third run. */
+const TRAP_COSTS_EVERY = 3;
+const WORKLOAD_ROUNDS = Number(process.env.BENCH_WORKLOAD_ROUNDS ?? 50);
 const BURST = 1000;
 const COLD_WATCHES = 256;
 const UFFD_STORES = Number(process.env.BENCH_UFFD_STORES ?? 100);
+const UFFD_STORE_GAP_US = 3000;
+const ARMS = 20;
+
+const COMPARED = ['cold_watch', 'uffd', 'shim_idle'] as const;
+type Compared = (typeof COMPARED)[number];
+type Condition = 'plain' | Compared;
+
+interface Target {
+  virt: bigint;
+  phys: bigint;
+}
 
 interface State {
   dir: string;
   plain: Guest;
   shimmed: Guest;
   socketPath: string;
-  burstVirt: bigint;
-  burstPhys: bigint;
-  shimBurstVirt: bigint;
-  shimBurstPhys: bigint;
+  plainBurst: Target;
+  shimBurst: Target;
+  /** The guest that is running now; the other one is paused. */
+  active: Guest | undefined;
 }
 
-async function burstTarget(guest: Guest): Promise<{ virt: bigint; phys: bigint }> {
-  const out = (await guest.exec('cat /proc/vmi_attack')).output;
-  const virt = /burst_target=(0x[0-9a-f]+)/.exec(out)?.[1];
-  const phys = /burst_target_phys=(0x[0-9a-f]+)/.exec(out)?.[1];
-  if (virt === undefined || phys === undefined) throw new Error(`no burst target in ${out}`);
-  return { virt: BigInt(virt), phys: BigInt(phys) };
+async function burstTarget(guest: Guest): Promise<Target> {
+  const status = await readAttackStatus(guest);
+  return { virt: status.burstTarget, phys: status.burstTargetPhys };
 }
 
-async function workloadUs(guest: Guest): Promise<number> {
+/** Lets `guest` run and pauses the other one. */
+async function activate(state: State, guest: Guest): Promise<void> {
+  if (state.active === guest) return;
+  const other = guest === state.plain ? state.shimmed : state.plain;
+  await other.pause();
+  if (state.active !== undefined) await guest.resume();
+  state.active = guest;
+}
+
+/** CPU time of every thread of a process, in nanoseconds (schedstat: no tick rounding). */
+function processCpuNs(pid: number): number {
+  let total = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // A thread that ended between the listing and the read used no more CPU.
+    }
+  }
+  return total;
+}
+
+interface WorkloadTime {
+  guestUs: number;
+  qemuCpuUs: number;
+}
+
+async function workload(guest: Guest): Promise<WorkloadTime> {
+  const cpu0 = processCpuNs(guest.pid);
   const result = await guest.exec(`workload -n ${WORKLOAD_ROUNDS}`, { timeoutMs: 600_000 });
+  const qemuCpuUs = (processCpuNs(guest.pid) - cpu0) / 1000;
   const us = /elapsed_us=(\d+)/.exec(result.output)?.[1];
-  if (us === undefined) throw new Error(`workload printed no timing: ${result.output}`);
-  return Number(us);
+  if (us === undefined || result.exitCode !== 0) throw new Error(`workload failed: ${result.output}`);
+  return { guestUs: Number(us), qemuCpuUs };
 }
 
 function gaps(times: readonly bigint[]): number[] {
@@ -68,6 +122,82 @@ function gdbPort(guest: Guest): number {
   const port = guest.gdbAddress?.port;
   if (port === undefined) throw new Error('guest has no gdbstub');
   return port;
+}
+
+function openGdb(guest: Guest, events: TrapEvent[] = []): Promise<TrapEngine> {
+  return openTrapEngine({
+    backend: 'gdbstub',
+    ramPath: guest.ramPath,
+    gdbstub: { port: gdbPort(guest) },
+    queueCapacity: 4096,
+    onEvents: (batch) => events.push(...batch),
+  });
+}
+
+function openUffd(state: State, events: TrapEvent[] = []): Promise<TrapEngine> {
+  return openTrapEngine({
+    backend: 'uffd',
+    ramPath: state.shimmed.ramPath,
+    uffd: { socketPath: state.socketPath },
+    onEvents: (batch) => events.push(...batch),
+  });
+}
+
+/** The default physical-trap policy: the objects a healthy kernel rarely writes. */
+async function protectDefaultPolicy(engine: TrapEngine, guest: Guest): Promise<void> {
+  const q = guest.profile;
+  const stext = symbolAddress(q, '_stext');
+  const etext = symbolAddress(q, '_etext');
+  await engine.protect({ tag: 'sys_call_table', phys: imageVirtToPhys(q, symbolAddress(q, 'sys_call_table')), length: 8 * 451 });
+  await engine.protect({ tag: 'idt_table', phys: imageVirtToPhys(q, symbolAddress(q, 'idt_table')), length: 4096 });
+  await engine.protect({ tag: 'kernel_text', phys: imageVirtToPhys(q, stext), length: Number(etext - stext) });
+}
+
+interface ConditionResult extends WorkloadTime {
+  /** Traps taken while the workload ran: zero means a slowdown is not the traps' doing. */
+  traps: number;
+}
+
+async function measureCondition(state: State, condition: Condition): Promise<ConditionResult> {
+  const { plain, shimmed } = state;
+  switch (condition) {
+    case 'plain':
+      await activate(state, plain);
+      return { ...(await workload(plain)), traps: 0 };
+    case 'shim_idle':
+      await activate(state, shimmed);
+      return { ...(await workload(shimmed)), traps: 0 };
+    case 'cold_watch': {
+      await activate(state, plain);
+      const sct = symbolAddress(plain.profile, 'sys_call_table');
+      const gdb = await openGdb(plain);
+      try {
+        // The entries touch each other, so the engine arms them as one QEMU watchpoint; QEMU walks
+        // every watchpoint on each TLB fill, which is why the engine shares them.
+        for (let i = 0; i < COLD_WATCHES; i++) {
+          const virt = sct + BigInt(8 * i);
+          await gdb.protect({ tag: `sct-${i}`, virt, phys: imageVirtToPhys(plain.profile, virt), length: 8, aliases: 'none' });
+        }
+        const before = gdb.counters().stops;
+        const time = await workload(plain);
+        return { ...time, traps: gdb.counters().stops - before };
+      } finally {
+        await gdb.close();
+      }
+    }
+    case 'uffd': {
+      await activate(state, shimmed);
+      const uffd = await openUffd(state);
+      try {
+        await protectDefaultPolicy(uffd, shimmed);
+        const before = uffd.counters().stops;
+        const time = await workload(shimmed);
+        return { ...time, traps: uffd.counters().stops - before };
+      } finally {
+        await uffd.close();
+      }
+    }
+  }
 }
 
 /** A bare RSP client: watch one address, answer every stop with `c`, record stop arrivals. */
@@ -115,7 +245,7 @@ async function bareStopContinue(guest: Guest, virt: bigint, stores: number): Pro
     if ((await request(`Z2,${virt.toString(16)},8`)) !== 'OK') throw new Error('Z2 refused');
     counting = true;
     sock.write(packet('c'));
-    await guest.exec(`echo 'burst ${virt.toString(16)} ${stores}' > /proc/vmi_attack`, { timeoutMs: 120_000 });
+    await guest.exec(attackCommands.burst(virt, stores), { timeoutMs: 120_000 });
     counting = false;
     sock.write('\x03');
     await new Promise((r) => setTimeout(r, 100));
@@ -126,163 +256,237 @@ async function bareStopContinue(guest: Guest, virt: bigint, stores: number): Pro
   return gaps(stops);
 }
 
-await runBench<State>({
-  name: 'native-traps',
-  description:
-    `gdbstub: ${BURST} trapped stores (stop-to-stop) with the trap engine vs a bare stop+continue client, ` +
-    `workload -n ${WORKLOAD_ROUNDS} with ${COLD_WATCHES} cold watchpoints vs none; uffd: hold time of ${UFFD_STORES} faulting stores, ` +
-    'arming one page, workload with sys_call_table+IDT+kernel text protected vs a guest without the shim',
-  runs: Number(process.env.BENCH_RUNS ?? 5),
-  // One warm-up run: the first workload on a fresh guest pays for translating its code.
-  warmup: 1,
-  units: {
-    trap_roundtrip_us: 'µs',
-    qemu_stop_cont_us: 'µs',
-    trap_to_js_us: 'µs',
-    uffd_trap_blocked_us: 'µs',
-    uffd_arm_us: 'µs',
-    workload_us: 'µs',
-    workload_cold_watch_us: 'µs',
-    workload_uffd_us: 'µs',
-    workload_shim_idle_us: 'µs',
-    guest_slowdown_pct_cold_watch: '%',
-    guest_slowdown_pct_uffd_default_policy: '%',
-    guest_slowdown_pct_uffd_vs_shim_idle: '%',
-    trap_roundtrip_vs_floor: 'ratio',
-  },
-  targets: [
-    { name: 'trap round trip p50 within 2x of the bare stop+continue floor', expression: 'trap_roundtrip_vs_floor <= 2' },
-    { name: 'cold-watch slowdown under 1%', expression: 'guest_slowdown_pct_cold_watch < 1' },
-    { name: 'uffd blocked p50 under 100 µs', expression: 'uffd_trap_blocked_us_p50 < 100' },
-    { name: 'uffd default-policy slowdown under 1%', expression: 'guest_slowdown_pct_uffd_default_policy < 1' },
-  ],
-  setup: async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vmi-bench-traps-'));
-    const socketPath = join(dir, 'uffd.sock');
-    const plain = await launchGuest({ name: 'bench-plain' });
-    const shimmed = await launchGuest({ name: 'bench-shim', env: uffdShimEnv(socketPath) });
-    const a = await burstTarget(plain);
-    const b = await burstTarget(shimmed);
-    return { dir, plain, shimmed, socketPath, burstVirt: a.virt, burstPhys: a.phys, shimBurstVirt: b.virt, shimBurstPhys: b.phys };
-  },
-  teardown: async ({ dir, plain, shimmed }) => {
-    await plain.close();
-    await shimmed.close();
-    rmSync(dir, { recursive: true, force: true });
-  },
-  run: async ({ state }) => {
-    const { plain, shimmed } = state;
-    const p = plain.profile;
-    const sct = symbolAddress(p, 'sys_call_table');
+/** gdbstub: the engine's per-trap cost over a burst, and the bare stop+continue floor. */
+async function gdbTrapCosts(state: State): Promise<RunMetrics> {
+  const { plain, plainBurst } = state;
+  await activate(state, plain);
+  const events: TrapEvent[] = [];
+  const gdb = await openGdb(plain, events);
+  let roundtrip: number[];
+  let toJs: number[];
+  try {
+    await gdb.protect({ tag: 'burst', virt: plainBurst.virt, phys: plainBurst.phys, length: 8, aliases: 'none' });
+    await plain.exec(attackCommands.burst(plainBurst.virt, BURST), { timeoutMs: 120_000 });
+    const deadline = Date.now() + 30_000;
+    while (events.length < BURST && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    if (events.length !== BURST) throw new Error(`expected ${BURST} events, got ${events.length}`);
+    roundtrip = gaps(events.map((e) => e.stopNs));
+    toJs = events.map((e) => Number(e.deliverNs - e.stopNs) / 1000);
+  } finally {
+    await gdb.close();
+  }
+  const floor = await bareStopContinue(plain, plainBurst.virt, BURST);
+  return { trap_roundtrip_us: roundtrip, qemu_stop_cont_us: floor, trap_to_js_us: toJs };
+}
 
-    // Slowdowns are taken per run against a workload measured right before on the same guest
-    // state, so drift on this shared machine hits both sides of each ratio alike.
-    const workloadPlain = await workloadUs(plain);
-    const workloadShimIdle = await workloadUs(shimmed);
+/** Guest-timed stores to the burst page, `UFFD_STORE_GAP_US` apart; microseconds each. */
+async function timedStores(guest: Guest, target: Target): Promise<number[]> {
+  const result = await guest.exec(attackCommands.timeStores(target.virt, UFFD_STORES, UFFD_STORE_GAP_US), { timeoutMs: 120_000 });
+  if (result.exitCode !== 0) throw new Error(`time-stores failed: ${result.output}`);
+  return (await readStoreTimes(guest)).map((ns) => ns / 1000);
+}
 
-    // gdbstub: cold watchpoints, then a watched burst.
-    const events: TrapEvent[] = [];
-    const gdb = await openTrapEngine({
-      backend: 'gdbstub',
-      ramPath: plain.ramPath,
-      gdbstub: { port: gdbPort(plain) },
-      queueCapacity: 4096,
-      onEvents: (batch) => events.push(...batch),
-    });
-    let workloadColdWatch: number;
-    let coldWatchStops: number;
-    let roundtrip: number[];
-    let toJs: number[];
-    try {
-      for (let i = 0; i < COLD_WATCHES; i++) {
-        const virt = sct + BigInt(8 * i);
-        await gdb.protect({ tag: `sct-${i}`, virt, phys: imageVirtToPhys(p, virt), length: 8, aliases: 'none' });
-      }
-      const stopsBefore = gdb.counters().stops;
-      workloadColdWatch = await workloadUs(plain);
-      coldWatchStops = gdb.counters().stops - stopsBefore;
-      for (let i = 0; i < COLD_WATCHES; i++) await gdb.unprotect(`sct-${i}`);
-      await gdb.protect({ tag: 'burst', virt: state.burstVirt, phys: state.burstPhys, length: 8, aliases: 'none' });
-      events.length = 0;
-      await plain.exec(`echo 'burst ${state.burstVirt.toString(16)} ${BURST}' > /proc/vmi_attack`, { timeoutMs: 120_000 });
-      const deadline = Date.now() + 30_000;
-      while (events.length < BURST && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-      if (events.length !== BURST) throw new Error(`expected ${BURST} events, got ${events.length}`);
-      roundtrip = gaps(events.map((e) => e.stopNs));
-      toJs = events.map((e) => Number(e.deliverNs - e.stopNs) / 1000);
-    } finally {
-      await gdb.close();
-    }
-    const floor = await bareStopContinue(plain, state.burstVirt, BURST);
-
-    // uffd: hold time per faulting store (one store per command, so every store faults), arming.
-    const uffdEvents: TrapEvent[] = [];
-    const uffd = await openTrapEngine({
-      backend: 'uffd',
-      ramPath: shimmed.ramPath,
-      uffd: { socketPath: state.socketPath },
-      onEvents: (batch) => uffdEvents.push(...batch),
-    });
-    const blocked: number[] = [];
+/** uffd: arming a page, and how long a guest store to a protected page is held, timed in the guest. */
+async function uffdTrapCosts(state: State): Promise<RunMetrics> {
+  const { shimmed, shimBurst } = state;
+  await activate(state, shimmed);
+  const events: TrapEvent[] = [];
+  const uffd = await openUffd(state, events);
+  try {
     const arm: number[] = [];
-    let workloadUffd: number;
-    let uffdFaults: number;
-    try {
-      for (let i = 0; i < 20; i++) {
-        const t0 = nowMs();
-        await uffd.protect({ tag: 'arm', phys: state.shimBurstPhys, length: 8 });
-        arm.push((nowMs() - t0) * 1000);
-        await uffd.unprotect('arm');
-      }
-      await uffd.protect({ tag: 'burst', phys: state.shimBurstPhys, length: 8 });
-      const v = state.shimBurstVirt.toString(16);
-      await shimmed.exec(
-        `i=1; while [ $i -le ${UFFD_STORES} ]; do echo "poke ${v} $i 8 image 1" > /proc/vmi_attack; sleep 0.05; i=$((i+1)); done`,
-        {
-          timeoutMs: 300_000,
-        },
-      );
-      await new Promise((r) => setTimeout(r, 500));
-      for (const e of uffdEvents) if (e.kind === 'write' && e.resumeNs !== null) blocked.push(Number(e.resumeNs - e.stopNs) / 1000);
-      await uffd.unprotect('burst');
-      // The default policy: the objects that are rarely written by a healthy kernel.
-      const q = shimmed.profile;
-      const stext = symbolAddress(q, '_stext');
-      const etext = symbolAddress(q, '_etext');
-      await uffd.protect({ tag: 'sys_call_table', phys: imageVirtToPhys(q, symbolAddress(q, 'sys_call_table')), length: 8 * 451 });
-      await uffd.protect({ tag: 'idt_table', phys: imageVirtToPhys(q, symbolAddress(q, 'idt_table')), length: 4096 });
-      await uffd.protect({ tag: 'kernel_text', phys: imageVirtToPhys(q, stext), length: Number(etext - stext) });
-      const faultsBefore = uffd.counters().stops;
-      workloadUffd = await workloadUs(shimmed);
-      uffdFaults = uffd.counters().stops - faultsBefore;
-    } finally {
-      await uffd.close();
+    for (let i = 0; i < ARMS; i++) {
+      const t0 = nowMs();
+      await uffd.protect({ tag: 'arm', phys: shimBurst.phys, length: 8 });
+      arm.push((nowMs() - t0) * 1000);
+      await uffd.unprotect('arm');
     }
-    if (blocked.length < UFFD_STORES / 2) throw new Error(`only ${blocked.length} of ${UFFD_STORES} stores trapped`);
-
+    const unprotected = await timedStores(shimmed, shimBurst);
+    await uffd.protect({ tag: 'burst', phys: shimBurst.phys, length: 8 });
+    const before = uffd.counters().stops;
+    let blocked = await timedStores(shimmed, shimBurst);
+    const faults = uffd.counters().stops - before;
+    // A store that found the page still open (the engine had not protected it again yet) did not
+    // trap and is among the fastest: leave out as many of the fastest as stores went untrapped.
+    const untrapped = Math.max(0, UFFD_STORES - faults);
+    if (untrapped > UFFD_STORES / 10) throw new Error(`only ${faults} of ${UFFD_STORES} timed stores trapped`);
+    blocked = [...blocked].sort((a, b) => a - b).slice(untrapped);
+    await new Promise((r) => setTimeout(r, 200));
+    const held = events.filter((e) => e.kind === 'write' && e.resumeNs !== null).map((e) => Number((e.resumeNs ?? 0n) - e.stopNs) / 1000);
     return {
-      trap_roundtrip_us: roundtrip,
-      qemu_stop_cont_us: floor,
-      trap_to_js_us: toJs,
-      uffd_trap_blocked_us: blocked,
       uffd_arm_us: arm,
-      workload_us: workloadPlain,
-      workload_shim_idle_us: workloadShimIdle,
-      workload_cold_watch_us: workloadColdWatch,
-      workload_uffd_us: workloadUffd,
-      // Traps taken while the workload ran: zero means any slowdown is not the traps' doing.
-      workload_cold_watch_stops: coldWatchStops,
-      workload_uffd_faults: uffdFaults,
-      guest_slowdown_pct_cold_watch: ((workloadColdWatch - workloadPlain) / workloadPlain) * 100,
-      // Against the guest without the shim, as the target asks; the shim-idle figure shows how much
-      // of that is the two guests differing rather than protection.
-      guest_slowdown_pct_uffd_default_policy: ((workloadUffd - workloadPlain) / workloadPlain) * 100,
-      guest_slowdown_pct_uffd_vs_shim_idle: ((workloadUffd - workloadShimIdle) / workloadShimIdle) * 100,
+      uffd_trap_blocked_us: blocked,
+      uffd_store_unprotected_us: unprotected,
+      uffd_fault_held_us: held,
+      uffd_untrapped_stores: untrapped,
     };
-  },
-  derive: (metrics) => {
-    const rt = metrics.trap_roundtrip_us_p50 ?? 0;
-    const floor = metrics.qemu_stop_cont_us_p50 ?? 0;
-    return { trap_roundtrip_vs_floor: floor > 0 ? rt / floor : Number.NaN };
-  },
-});
+  } finally {
+    await uffd.close();
+  }
+}
+
+const pct = (a: number, b: number) => ((a - b) / b) * 100;
+
+function runTrapBench(resultsDir: string): Promise<BenchResult> {
+  return runBench<State>({
+    name: 'native-traps',
+    description:
+      `guest workload -n ${WORKLOAD_ROUNDS} in ABBA/BABA quartets against the plain guest per run (${COLD_WATCHES} cold watchpoints; ` +
+      'uffd default policy: sys_call_table+IDT+kernel text; shim idle), one guest running at a time (the other paused); ' +
+      `slowdowns = median over runs of the quartets' ratios; once every ${TRAP_COSTS_EVERY} runs, gdbstub: ${BURST} trapped stores (stop-to-stop) with the trap engine vs a bare ` +
+      `stop+continue client; uffd: ${UFFD_STORES} single stores to a protected page timed in the guest, ${UFFD_STORE_GAP_US} µs apart, ` +
+      `beside the same stores unprotected; arming one page`,
+    runs: RUNS,
+    // One warm-up run: the first workload on a fresh guest pays for translating its code.
+    warmup: 1,
+    units: {
+      trap_roundtrip_us: 'µs',
+      qemu_stop_cont_us: 'µs',
+      trap_to_js_us: 'µs',
+      uffd_trap_blocked_us: 'µs',
+      uffd_store_unprotected_us: 'µs',
+      uffd_fault_held_us: 'µs',
+      uffd_arm_us: 'µs',
+      uffd_untrapped_stores: 'stores',
+      workload_us: 'µs',
+      workload_cold_watch_us: 'µs',
+      workload_shim_idle_us: 'µs',
+      workload_uffd_us: 'µs',
+      workload_qemu_cpu_us: 'µs',
+      workload_cold_watch_qemu_cpu_us: 'µs',
+      workload_shim_idle_qemu_cpu_us: 'µs',
+      workload_uffd_qemu_cpu_us: 'µs',
+      workload_cold_watch_traps: 'traps',
+      workload_uffd_traps: 'traps',
+      guest_slowdown_pct_cold_watch: '%',
+      guest_slowdown_pct_uffd_default_policy: '%',
+      guest_slowdown_pct_shim_idle: '%',
+      guest_slowdown_pct_uffd_vs_shim_idle: '%',
+      qemu_cpu_slowdown_pct_cold_watch: '%',
+      qemu_cpu_slowdown_pct_uffd_default_policy: '%',
+      qemu_cpu_slowdown_pct_shim_idle: '%',
+      trap_roundtrip_vs_floor: 'ratio',
+    },
+    targets: [
+      { name: 'trap round trip p50 within 2x of the bare stop+continue floor', expression: 'trap_roundtrip_vs_floor <= 2' },
+      { name: 'cold-watch slowdown under 1%', expression: 'guest_slowdown_pct_cold_watch < 1' },
+      { name: 'uffd blocked p50 under 100 µs (timed in the guest)', expression: 'uffd_trap_blocked_us_p50 < 100' },
+      { name: 'uffd default-policy slowdown under 1%', expression: 'guest_slowdown_pct_uffd_default_policy < 1' },
+    ],
+    setup: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vmi-bench-traps-'));
+      const socketPath = join(dir, 'uffd.sock');
+      // Booted one after the other, so neither boot competes with the other.
+      const plain = await launchGuest({ name: 'bench-plain' });
+      const plainBurst = await burstTarget(plain);
+      await plain.pause();
+      const shimmed = await launchGuest({ name: 'bench-shim', env: uffdShimEnv(socketPath) });
+      const shimBurst = await burstTarget(shimmed);
+      return { dir, plain, shimmed, socketPath, plainBurst, shimBurst, active: shimmed };
+    },
+    teardown: async ({ dir, plain, shimmed }) => {
+      await plain.close();
+      await shimmed.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    run: async ({ run, state }) => {
+      const metrics: RunMetrics = {};
+      const plain: ConditionResult[] = [];
+      const slowdown: Partial<Record<Compared, { guest: number; cpu: number }>> = {};
+      // One quartet per compared condition, in a rotating order; each quartet is A B B A or B A A B
+      // (alternating from run to run), so a drift that is linear over the quartet weighs on both
+      // sides alike and neither side always comes first after a switch of guests or engines.
+      const first = ((run % COMPARED.length) + COMPARED.length) % COMPARED.length;
+      for (let i = 0; i < COMPARED.length; i++) {
+        const condition = COMPARED[(first + i) % COMPARED.length] as Compared;
+        const sequence: Condition[] = run % 2 === 0 ? ['plain', condition, condition, 'plain'] : [condition, 'plain', 'plain', condition];
+        const base: ConditionResult[] = [];
+        const test: ConditionResult[] = [];
+        for (const c of sequence) (c === 'plain' ? base : test).push(await measureCondition(state, c));
+        plain.push(...base);
+        const sum = (rs: readonly ConditionResult[], key: 'guestUs' | 'qemuCpuUs') => rs.reduce((a, r) => a + r[key], 0);
+        slowdown[condition] = {
+          guest: pct(sum(test, 'guestUs'), sum(base, 'guestUs')),
+          cpu: pct(sum(test, 'qemuCpuUs'), sum(base, 'qemuCpuUs')),
+        };
+        metrics[`workload_${condition}_us`] = sum(test, 'guestUs') / test.length;
+        metrics[`workload_${condition}_qemu_cpu_us`] = sum(test, 'qemuCpuUs') / test.length;
+        if (condition !== 'shim_idle') metrics[`workload_${condition}_traps`] = test.reduce((a, r) => a + r.traps, 0);
+      }
+      const get = (c: Compared) => {
+        const r = slowdown[c];
+        if (r === undefined) throw new Error(`no result for ${c}`);
+        return r;
+      };
+      const cold = get('cold_watch');
+      const uffd = get('uffd');
+      const idle = get('shim_idle');
+      return {
+        ...metrics,
+        ...(run % TRAP_COSTS_EVERY === 0 ? { ...(await gdbTrapCosts(state)), ...(await uffdTrapCosts(state)) } : {}),
+        workload_us: plain.reduce((a, r) => a + r.guestUs, 0) / plain.length,
+        workload_qemu_cpu_us: plain.reduce((a, r) => a + r.qemuCpuUs, 0) / plain.length,
+        guest_slowdown_pct_cold_watch: cold.guest,
+        // Against the guest without the shim, as the target asks; shim_idle shows how much of a
+        // difference is the two guests differing rather than protection.
+        guest_slowdown_pct_uffd_default_policy: uffd.guest,
+        guest_slowdown_pct_shim_idle: idle.guest,
+        guest_slowdown_pct_uffd_vs_shim_idle: ((1 + uffd.guest / 100) / (1 + idle.guest / 100) - 1) * 100,
+        qemu_cpu_slowdown_pct_cold_watch: cold.cpu,
+        qemu_cpu_slowdown_pct_uffd_default_policy: uffd.cpu,
+        qemu_cpu_slowdown_pct_shim_idle: idle.cpu,
+      };
+    },
+    derive: (metrics) => {
+      const rt = metrics.trap_roundtrip_us_p50 ?? 0;
+      const floor = metrics.qemu_stop_cont_us_p50 ?? 0;
+      return { trap_roundtrip_vs_floor: floor > 0 ? rt / floor : Number.NaN };
+    },
+    resultsDir,
+    print: false,
+  });
+}
+
+/**
+ * Runs the trap benchmark and adds its metrics, units and targets to `bench/results/<into>.json`,
+ * which the caller's own run wrote just before; `parts` records each part's runs and duration.
+ */
+export async function addTrapResults(into: string): Promise<void> {
+  const scratch = mkdtempSync(join(tmpdir(), 'vmi-bench-traps-results-'));
+  let traps: BenchResult;
+  try {
+    traps = await runTrapBench(scratch);
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const file = join(RESULTS_DIR, `${into}.json`);
+  const base = JSON.parse(readFileSync(file, 'utf8')) as Omit<BenchResult, 'file'> & { parts?: unknown[] };
+  const part = (r: Omit<BenchResult, 'file'>) => ({
+    name: r.name,
+    description: r.description,
+    started_at: r.started_at,
+    duration_s: r.duration_s,
+    runs: r.runs,
+    warmup: r.warmup,
+  });
+  const { file: _file, ...trapsWritten } = traps;
+  const merged = {
+    ...base,
+    description: [base.description, traps.description].filter(Boolean).join('; '),
+    duration_s: Math.round((base.duration_s + traps.duration_s) * 10) / 10,
+    metrics: { ...base.metrics, ...traps.metrics },
+    per_run: { ...base.per_run, ...traps.per_run },
+    units: { ...base.units, ...traps.units },
+    targets: [...base.targets, ...traps.targets],
+    parts: [...(base.parts ?? [part(base)]), part(trapsWritten)],
+  };
+  writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  process.stdout.write(`${summaryLine({ ...merged, file })}\n`);
+  // A median of the per-run slowdowns is what the targets judge; say how spread they were.
+  for (const key of ['guest_slowdown_pct_cold_watch', 'guest_slowdown_pct_uffd_default_policy', 'guest_slowdown_pct_shim_idle']) {
+    const values = traps.per_run[key] ?? [];
+    const sorted = [...values].sort((a, b) => a - b);
+    process.stdout.write(
+      `  ${key}: median ${median(values).toFixed(2)} over ${values.length} runs, range ${sorted[0]?.toFixed(2)}..${sorted.at(-1)?.toFixed(2)} -> ${relative(process.cwd(), file)}\n`,
+    );
+  }
+}

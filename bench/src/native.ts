@@ -97,5 +97,6 @@ await runBench<State>({
   },
 });
 
-// Write traps on a real guest, both backends (guest boots make it the slow part): native-traps.json.
-await import('./native-traps.js');
+// Write traps on a real guest, both backends (guest boots make it the slow part), added to native.json.
+const { addTrapResults } = await import('./native-traps.js');
+await addTrapResults('native');
