@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isVmiError } from '@vmi/contracts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SYNC_COPY_MAX_BYTES } from './guarded-copy.js';
 import { GenerationTable, GuestMemory, guardedCopy, type PauseControl, probeFeatures, selectGuards } from './index.js';
+import { native } from './native.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmi-guarded-copy-'));
 const addonPath = process.env.VMI_NATIVE_ADDON || new URL('../build/Release/vmi_native.node', import.meta.url).pathname;
@@ -154,6 +157,72 @@ describe('guard selection', () => {
     }
   });
 
+  it('copies more than the calling-thread bound on a worker, and refuses a bad sync option', async () => {
+    const path = join(dir, 'large.ram');
+    closeSync(openSync(path, 'w'));
+    truncateSync(path, 4 << 20);
+    const writer = GuestMemory.open(path, { writable: true });
+    const large = GuestMemory.open(path);
+    const table = GenerationTable.create(join(dir, 'large.gen'), { slots: 1 });
+    const length = SYNC_COPY_MAX_BYTES + 4096;
+    try {
+      writer.writePhys(0n, randomBytes(SYNC_COPY_MAX_BYTES));
+      writer.writePhys(BigInt(SYNC_COPY_MAX_BYTES), randomBytes(4096));
+      table.setSlot(0, 0n, BigInt(length));
+      const result = await guardedCopy(large, { phys: 0n, length }, { guard: 'trap', generationTable: table });
+      expect(result).toMatchObject({ guard: 'trap', attempts: 1, aborts: 0 });
+      expect(
+        result.buffers[0]?.equals(
+          Buffer.concat([large.readPhysSync(0n, SYNC_COPY_MAX_BYTES), large.readPhysSync(BigInt(SYNC_COPY_MAX_BYTES), 4096)]),
+        ),
+      ).toBe(true);
+      // The bound holds in native code too, whatever the caller asks.
+      const handle = large.nativeHandle();
+      expect(() => native().copyGuardedSync(handle, [{ phys: 0n, length }], [Buffer.alloc(length)], 'plain', null)).toThrow(
+        expect.objectContaining({ code: 'VMI_ERR_NATIVE_BAD_ARGUMENT' }),
+      );
+      await expect(
+        guardedCopy(large, { phys: 0n, length: 8 }, { generationTable: table, sync: 'yes' as unknown as boolean }),
+      ).rejects.toMatchObject({ code: 'VMI_ERR_NATIVE_BAD_ARGUMENT', path: '/sync' });
+    } finally {
+      table.close();
+      large.close();
+      writer.close();
+    }
+  });
+
+  it('turns a guest RAM file or table cut short under a copy into typed errors', async () => {
+    const path = join(dir, 'shrinking.ram');
+    closeSync(openSync(path, 'w'));
+    truncateSync(path, 1 << 20);
+    const shrinking = GuestMemory.open(path);
+    const tablePath = join(dir, 'shrinking.gen');
+    const table = GenerationTable.create(tablePath, { slots: 512 });
+    try {
+      table.setSlot(0, 0n, 1n << 20n);
+      const range = { phys: 0xc0000n, length: 0x10000 };
+      for (const sync of [true, false]) {
+        expect((await guardedCopy(shrinking, range, { guard: 'trap', generationTable: table, sync })).guard).toBe('trap');
+      }
+      truncateSync(path, 0x80000);
+      for (const sync of [true, false]) {
+        await expect(guardedCopy(shrinking, range, { guard: 'trap', generationTable: table, sync })).rejects.toMatchObject({
+          code: 'VMI_ERR_NATIVE_FILE_TRUNCATED',
+        });
+      }
+      truncateSync(path, 1 << 20);
+      truncateSync(tablePath, 0);
+      for (const sync of [true, false]) {
+        await expect(guardedCopy(shrinking, range, { guard: 'trap', generationTable: table, sync })).rejects.toMatchObject({
+          code: 'VMI_ERR_NATIVE_BAD_GENERATION_TABLE',
+        });
+      }
+    } finally {
+      table.close();
+      shrinking.close();
+    }
+  });
+
   it('falls back from a table that does not watch the ranges', async () => {
     const table = GenerationTable.create(join(dir, 'partial.gen'), { slots: 2 });
     table.setSlot(0, BASE, BigInt(HALF)); // the second half is not watched
@@ -187,8 +256,10 @@ describe('guarded copy under a concurrent writer', () => {
     expect(torn).toBeGreaterThan(0);
   });
 
-  it('never returns a torn copy with the trap guard, and reports aborts', async () => {
-    const tablePath = join(dir, 'trap.gen');
+  // First attempts on the calling thread with the retries on a worker (the default), and every
+  // attempt on a worker.
+  it.each([true, false])('never returns a torn copy with the trap guard, and reports aborts (sync %s)', async (sync) => {
+    const tablePath = join(dir, `trap-${sync}.gen`);
     const table = GenerationTable.create(tablePath, { slots: 4 });
     table.setSlot(0, BASE, BigInt(HALF));
     table.setSlot(1, BASE + BigInt(HALF), BigInt(HALF));
@@ -198,7 +269,8 @@ describe('guarded copy under a concurrent writer', () => {
       // At least 40 copies, and on until the writer has disturbed some (bounded in time).
       const until = Date.now() + 20_000;
       for (let i = 0; i < 40 || (aborts === 0 && Date.now() < until); i++) {
-        const result = await guardedCopy(memory, ranges, { guard: 'trap', generationTable: table, maxAttempts: 200, retryDelayUs: 200 });
+        const options = { guard: 'trap', generationTable: table, maxAttempts: 200, retryDelayUs: 200, sync } as const;
+        const result = await guardedCopy(memory, ranges, options);
         expect(result.guard).toBe('trap');
         expect(isTorn(result.buffers), `copy ${i}`).toBe(false);
         expect(result.attempts).toBe(result.aborts + 1);

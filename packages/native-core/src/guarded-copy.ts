@@ -4,7 +4,7 @@ import type { GuestMemory } from './guest-memory.js';
 import { nonNegativeInt, type PhysRange, physRanges, positiveInt } from './inputs.js';
 import type { NativeCopyGuard, NativeCopyOutcome } from './native.js';
 import { native } from './native.js';
-import { awaitNative } from './native-errors.js';
+import { awaitNative, callNative } from './native-errors.js';
 import { probeFeatures } from './probe.js';
 
 export type CopyGuardRequest = 'auto' | 'rtm' | 'trap' | 'pause';
@@ -32,6 +32,11 @@ export interface GuardedCopyOptions {
    * spares a page fault per 4 KiB of a newly allocated buffer, which dominates large copies.
    */
   readonly into?: readonly Buffer[];
+  /**
+   * Let a copy of at most SYNC_COPY_MAX_BYTES in all make its first attempt on the calling thread
+   * (default true; see SYNC_COPY_MAX_BYTES). false: every attempt runs on a worker thread.
+   */
+  readonly sync?: boolean;
 }
 
 export interface GuardAttempt {
@@ -61,6 +66,15 @@ export interface GuardAvailability {
 
 const DEFAULT_MAX_ATTEMPTS = 16;
 const DEFAULT_RETRY_DELAY_US = 50;
+
+/**
+ * Copies up to this size (1 MiB in all, the bound of the native side too) make their first attempt
+ * on the calling thread, and only a disturbed attempt moves on to a worker thread. One attempt is
+ * bounded work with no sleep: a copy pass plus, for the trap guard, one verifying pass, tens of
+ * microseconds for 1 MiB (the same size bound as readPhysSync). Handing it to a worker instead costs
+ * two thread wake-ups, which on a virtual machine take tens of microseconds each, more than the copy.
+ */
+export const SYNC_COPY_MAX_BYTES = 1 << 20;
 
 /**
  * The guards to try, in order. `auto` prefers hardware transactions (no guest impact), then the trap
@@ -105,6 +119,17 @@ function requestOf(value: unknown): CopyGuardRequest {
   throw new VmiError(NativeErrors.BAD_ARGUMENT, 'guard must be auto, rtm, trap or pause', { path: '/guard' });
 }
 
+/** The outcome of a first attempt on the calling thread followed by the rest on a worker. */
+function mergeOutcomes(first: NativeCopyOutcome, rest: NativeCopyOutcome): NativeCopyOutcome {
+  return {
+    completed: rest.completed,
+    guard: rest.guard,
+    attempts: first.attempts + rest.attempts,
+    aborts: first.aborts + rest.aborts,
+    lastAbort: rest.lastAbort ?? first.lastAbort,
+  };
+}
+
 async function runPaused(pause: PauseControl, copy: () => Promise<NativeCopyOutcome>): Promise<NativeCopyOutcome> {
   const failed = (step: string, cause: unknown) =>
     new VmiError(NativeErrors.PAUSE_FAILED, `${step}: ${cause instanceof Error ? cause.message : String(cause)}`, {
@@ -134,7 +159,8 @@ async function runPaused(pause: PauseControl, copy: () => Promise<NativeCopyOutc
 
 /**
  * Copies guest-physical ranges so that the result is never torn by a concurrent guest write, using
- * the first available guard (see selectGuards). Runs off the event loop. Throws
+ * the first available guard (see selectGuards). A copy of at most SYNC_COPY_MAX_BYTES makes one
+ * bounded attempt on the calling thread; every retry, and any larger copy, runs off the event loop. Throws
  * VMI_ERR_NATIVE_GUARD_UNAVAILABLE when no guard can run and VMI_ERR_NATIVE_TORN_COPY when every guard
  * ran out of attempts.
  */
@@ -147,6 +173,9 @@ export async function guardedCopy(
   const requested = requestOf(options.guard ?? 'auto');
   const maxAttempts = positiveInt(options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, 'maxAttempts', 100_000);
   const retryDelayUs = nonNegativeInt(options.retryDelayUs ?? DEFAULT_RETRY_DELAY_US, 'retryDelayUs', 1_000_000);
+  if (options.sync !== undefined && typeof options.sync !== 'boolean') {
+    throw new VmiError(NativeErrors.BAD_ARGUMENT, 'sync must be a boolean', { path: '/sync' });
+  }
   const table = options.generationTable ?? null;
   const pause = options.pause ?? null;
   // An explicit rtm request goes to native code even without RTM, which refuses it itself: the check
@@ -157,8 +186,20 @@ export async function guardedCopy(
   const buffers = targetBuffers(list, options.into);
   const handle = memory.nativeHandle();
   const tableHandle = table?.nativeHandle() ?? null;
-  const run = (guard: NativeCopyGuard, attempts: number) =>
-    awaitNative(() => native().copyGuarded(handle, list, buffers, guard, guard === 'trap' ? tableHandle : null, attempts, retryDelayUs));
+  const sync = (options.sync ?? true) && list.reduce((n, r) => n + r.length, 0) <= SYNC_COPY_MAX_BYTES;
+  const run = async (guard: NativeCopyGuard, attempts: number): Promise<NativeCopyOutcome> => {
+    const tableFor = guard === 'trap' ? tableHandle : null;
+    let first: NativeCopyOutcome | null = null;
+    if (sync) {
+      first = callNative(() => native().copyGuardedSync(handle, list, buffers, guard, tableFor));
+      if (first.completed || attempts === 1) return first;
+    }
+    const prior = first?.attempts ?? 0;
+    const rest = await awaitNative(() =>
+      native().copyGuarded(handle, list, buffers, guard, tableFor, attempts - prior, retryDelayUs, prior),
+    );
+    return first === null ? rest : mergeOutcomes(first, rest);
+  };
 
   const tried: GuardAttempt[] = [];
   for (const guard of guards) {

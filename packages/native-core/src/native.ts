@@ -124,7 +124,11 @@ export interface CoreAddon {
   hashSha256(data: Buffer): Promise<Buffer>;
   hashSha256Sync(data: Buffer): Buffer;
   probeFeatures(): NativeFeatures;
-  /** Fills `buffers` (one per range, same length). An exhausted retry budget resolves with completed=false. */
+  /**
+   * Fills `buffers` (one per range, same length) on a worker thread. An exhausted retry budget
+   * resolves with completed=false. `priorAttempts` (made already, e.g. by copyGuardedSync) continues
+   * the back-off schedule: the first attempt here waits as a retry would.
+   */
   copyGuarded(
     memory: GuestMemoryHandle,
     ranges: NativePhysRange[],
@@ -133,7 +137,19 @@ export interface CoreAddon {
     table: GenerationTableHandle | null,
     maxAttempts: number,
     retryDelayUs: number,
+    priorAttempts: number,
   ): Promise<NativeCopyOutcome>;
+  /**
+   * One attempt of the same copy on the calling thread, at most 1 MiB in all (BAD_ARGUMENT beyond):
+   * bounded work with no sleep; a disturbed attempt returns completed=false.
+   */
+  copyGuardedSync(
+    memory: GuestMemoryHandle,
+    ranges: NativePhysRange[],
+    buffers: Buffer[],
+    guard: NativeCopyGuard,
+    table: GenerationTableHandle | null,
+  ): NativeCopyOutcome;
   genCreate(path: string, slots: number): GenerationTableHandle;
   genOpen(path: string, writable: boolean): GenerationTableHandle;
   genClose(table: GenerationTableHandle): void;

@@ -1,5 +1,6 @@
 #include "common/fault_guard.h"
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 
@@ -68,9 +69,24 @@ bool RunFaultGuarded(void (*fn)(void*), void* context) {
   sigjmp_buf recovery;
   // Touch the thread-local before arming so the handler never triggers its lazy allocation.
   t_recovery = nullptr;
-  if (sigsetjmp(recovery, 1) != 0) return false;
+  // The signal mask is not saved here (saving it is a system call, paid on every guarded access and
+  // costing as much as copying tens of KiB); only the rare fault path restores it: the handler runs
+  // with SIGBUS blocked, and a jump out of it leaves it blocked until unblocked below.
+  if (sigsetjmp(recovery, 0) != 0) {
+    sigset_t bus;
+    sigemptyset(&bus);
+    sigaddset(&bus, SIGBUS);
+    pthread_sigmask(SIG_UNBLOCK, &bus, nullptr);
+    return false;
+  }
   t_recovery = &recovery;
-  fn(context);
+  try {
+    fn(context);
+  } catch (...) {
+    // The jump buffer dies with this frame: a later fault must not jump into it.
+    t_recovery = nullptr;
+    throw;
+  }
   t_recovery = nullptr;
   return true;
 }

@@ -8,7 +8,8 @@
 namespace vmi {
 
 // Runs fn(context) with SIGBUS on this thread turned into an early return of false. fn must not
-// allocate, lock or own resources that a jump out of it would leak.
+// allocate, lock or own resources that a jump out of it would leak; an exception it throws disarms
+// the guard and propagates.
 bool RunFaultGuarded(void (*fn)(void*), void* context);
 
 // memcpy that returns false instead of dying if the source mapping faults.

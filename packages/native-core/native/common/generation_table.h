@@ -185,17 +185,32 @@ class Table {
   // Reader: the slots that overlap any of the ranges, or an error naming the first byte no slot watches.
   std::vector<uint32_t> CoveringSlots(const std::vector<PhysRange>& ranges) const {
     EnsureBacked();
+    std::vector<PhysRange> slot_ranges(slots());
+    SlotRangesGuarded(slot_ranges);
+    return CoveringSlotsOf(slot_ranges, ranges);
+  }
+
+  // Every slot's range, indexed by slot, without the size check: for a reader that runs it under the
+  // SIGBUS guard (fault_guard.h) instead, with `into` already sized to slots() (no allocation, no throw).
+  void SlotRangesGuarded(std::vector<PhysRange>& into) const {
+    const Slot* first = reinterpret_cast<const Slot*>(static_cast<const uint8_t*>(base_) + sizeof(Header));
+    const size_t n = into.size() < slots_ ? into.size() : slots_;
+    for (size_t i = 0; i < n; ++i) into[i] = PhysRange{Load(&first[i].phys_start), Load(&first[i].length)};
+  }
+
+  // The covering rule of CoveringSlots over slot ranges read before (index = slot; length 0 = unused).
+  static std::vector<uint32_t> CoveringSlotsOf(const std::vector<PhysRange>& slot_ranges, const std::vector<PhysRange>& ranges) {
+    const uint32_t count = static_cast<uint32_t>(slot_ranges.size());
     std::vector<uint32_t> chosen;
-    std::vector<bool> taken(slots(), false);
+    std::vector<bool> taken(count, false);
     for (const PhysRange& range : ranges) {
       // Walk the range forward, each step jumping to the end of a slot that covers the current byte.
       uint64_t cursor = range.start;
       const uint64_t end = range.start + range.length;
       while (cursor < end) {
         bool advanced = false;
-        for (uint32_t i = 0; i < slots(); ++i) {
-          const Slot* s = slot(i);
-          uint64_t start = Load(&s->phys_start), len = Load(&s->length);
+        for (uint32_t i = 0; i < count; ++i) {
+          const uint64_t start = slot_ranges[i].start, len = slot_ranges[i].length;
           if (len == 0 || cursor < start || cursor - start >= len) continue;
           if (!taken[i]) {
             taken[i] = true;
@@ -211,15 +226,28 @@ class Table {
         }
       }
       // Slots that only partly overlap still matter: a write to them touches these bytes.
-      for (uint32_t i = 0; i < slots(); ++i) {
-        const Slot* s = slot(i);
-        if (!taken[i] && Overlaps(range.start, range.length, Load(&s->phys_start), Load(&s->length))) {
+      for (uint32_t i = 0; i < count; ++i) {
+        if (!taken[i] && Overlaps(range.start, range.length, slot_ranges[i].start, slot_ranges[i].length)) {
           taken[i] = true;
           chosen.push_back(i);
         }
       }
     }
     return chosen;
+  }
+
+  // Take without the size check, for a reader that runs it under the SIGBUS guard (fault_guard.h)
+  // instead: no system call and, with `into.slot_gens` already sized to the indexes, no allocation
+  // and no throw. A snapshot is taken twice per copy attempt, and the size check is a system call
+  // that costs as much as copying tens of KiB. Indexes come from CoveringSlots (always in range).
+  void TakeGuarded(const std::vector<uint32_t>& slot_indexes, Snapshot& into) const {
+    into.global_gen = Load(&header()->global_gen);
+    const size_t n = slot_indexes.size() < into.slot_gens.size() ? slot_indexes.size() : into.slot_gens.size();
+    const Slot* first = reinterpret_cast<const Slot*>(static_cast<const uint8_t*>(base_) + sizeof(Header));
+    for (size_t k = 0; k < n; ++k) {
+      const uint32_t i = slot_indexes[k];
+      into.slot_gens[k] = i < slots_ ? Load(&first[i].gen) : 0;
+    }
   }
 
   Snapshot Take(const std::vector<uint32_t>& slot_indexes) const {

@@ -31,7 +31,14 @@ struct CopyRequest {
   std::shared_ptr<gen::Table> table;  // required for kTrap
   uint32_t max_attempts = 16;
   uint32_t retry_delay_us = 50;  // first back-off; doubles per attempt up to a cap
+  // Attempts already made for this copy elsewhere (a first attempt on the JS thread): the back-off
+  // schedule continues from there, starting with a back-off before this request's first attempt.
+  uint32_t prior_attempts = 0;
 };
+
+// The most a copy on the JavaScript thread may move (copyGuardedSync): one attempt over at most this
+// many bytes takes tens of microseconds, in the range of the facade's other synchronous reads.
+inline constexpr uint64_t kMaxSyncCopyBytes = 1 << 20;
 
 struct CopyOutcome {
   bool completed = false;  // false: every attempt was disturbed; the buffers hold no valid copy
@@ -41,9 +48,9 @@ struct CopyOutcome {
   std::string last_abort;  // why the last attempt was thrown away ("" if none was)
 };
 
-// Runs on a worker thread. Throws GUARD_UNAVAILABLE (no RTM, no table, ranges not watched),
-// OUT_OF_RANGE or FILE_TRUNCATED; an exhausted retry budget is reported, not thrown, so the
-// facade can fall back to another guard.
+// Runs on a worker thread, or on the JS thread for one bounded attempt (copyGuardedSync). Throws
+// GUARD_UNAVAILABLE (no RTM, no table, ranges not watched), OUT_OF_RANGE or FILE_TRUNCATED;
+// an exhausted retry budget is reported, not thrown, so the facade can fall back to another guard.
 CopyOutcome GuardedCopy(const CopyRequest& request);
 
 }  // namespace vmi
