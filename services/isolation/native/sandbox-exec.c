@@ -3,7 +3,8 @@
  *
  * Runs as root (the isolation service), then, in this order:
  *   1. joins the component's cgroups (so every process the component ever forks is limited),
- *   2. compiles the profile's syscall allow-list with libseccomp and exports the BPF program into an
+ *   2. compiles the profile's syscall allow-list with libseccomp (socket() only for the granted
+ *      address families, userfaultfd() only with UFFD_USER_MODE_ONLY) and exports the BPF program into an
  *      anonymous memory file, which bubblewrap loads with `--seccomp FD` just before it executes
  *      the component (bubblewrap itself needs mount/pivot_root, which the component must not have),
  *   3. drops to the component's own uid/gid and supplementary groups, sets no_new_privs and umask,
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/userfaultfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -28,6 +30,10 @@
 #include <unistd.h>
 
 #define MAX_LIST 64
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
 
 static void die(const char *what) {
   fprintf(stderr, "sandbox-exec: %s: %s\n", what, strerror(errno));
@@ -112,6 +118,11 @@ static int export_filter(const char *def, char *allow, char *families) {
         unsigned long family = parse_ulong(fam_names[f], "socket family");
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_EQ, family));
       }
+    } else if (nr == SCMP_SYS(userfaultfd)) {
+      /* Only a userfaultfd that handles user-mode faults: one that could also hold the kernel's own
+       * accesses to registered memory (copy_from_user and the like) is a tool for stretching kernel
+       * races, which is why unprivileged userfaultfd is off by default. */
+      rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, UFFD_USER_MODE_ONLY, UFFD_USER_MODE_ONLY));
     } else {
       rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
     }

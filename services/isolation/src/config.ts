@@ -26,5 +26,7 @@ export const IsolationConfig = Type.Object({
   isolationStopOnShutdown: Type.Boolean({ default: false }),
   bwrapPath: Type.String({ minLength: 1, default: '/usr/bin/bwrap' }),
   qemuPath: Type.String({ minLength: 1, default: '/usr/bin/qemu-system-x86_64' }),
+  /** The userfaultfd preload shim for device models with `uffd_shim` (default: the one built with @vmi/native-core). */
+  isolationUffdShim: Type.Optional(Type.String({ minLength: 1 })),
 });
 export type IsolationConfig = Static<typeof IsolationConfig>;

@@ -95,6 +95,10 @@ export class KernelVmRegistry {
       if (image === null) throw new VmiError(IsolationErrors.IMAGE, `${guest}: no guest image given and none configured`);
       await checkImage(image);
     }
+    const shim = manifest.manifest.components.find((c) => c.program.kind === 'device-model' && c.program.uffd_shim !== undefined);
+    if (shim !== undefined && this.options.env.uffdShim === null) {
+      throw new VmiError(IsolationErrors.NATIVE, `${guest}: "${shim.name}" asks for the userfaultfd shim, and none is built or configured`);
+    }
     const used = new Set([...this.kvms.values()].map((k) => k.identity.slot));
     const slot = freeSlot(used, this.options.maxKernelVms);
     if (slot === null) throw new VmiError(IsolationErrors.ID_SPACE, `${this.options.maxKernelVms} kernel VMs in use`);

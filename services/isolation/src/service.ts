@@ -1,6 +1,7 @@
 import type { Service } from '@nats-io/services';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type GuestImageSpec, type IsolationManifestReply, type Subjects, validators } from '@vmi/contracts';
+import { uffdShimPath } from '@vmi/native-core';
 import type { JetStreamClient, Logger } from '@vmi/service-runtime';
 import type { IsolationConfig } from './config.js';
 import { startIsolationControl } from './control.js';
@@ -39,6 +40,15 @@ function manifestReply(m: LoadedManifest): IsolationManifestReply {
   return { sha256: m.sha256, components: m.manifest.components.map((c) => c.name), loaded: m.loadedAt };
 }
 
+/** The shim built with the native core, or null where it is not built (only `uffd_shim` manifests need it). */
+function builtUffdShim(): string | null {
+  try {
+    return uffdShimPath();
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Builds the isolation service: helper programs, manifest, cgroups, state (adopting what a previous
  * process left running), lifecycle events and the control service.
@@ -66,6 +76,7 @@ export async function createIsolationService(deps: IsolationServiceDeps): Promis
       nativeDir,
       bwrap: config.bwrapPath,
       qemu: config.qemuPath,
+      uffdShim: config.isolationUffdShim ?? builtUffdShim(),
       host: config.hostName,
       prefix: deps.subjects.prefix,
       consoleSubject: (guest) => deps.subjects.isolation(guest, 'console'),

@@ -102,6 +102,36 @@ export function withProbe(
   };
 }
 
+/**
+ * The manifest with the device model's userfaultfd shim on: its socket in a resource of its own
+ * (`uffd`, granted to no other component), the shim library read-only, and `userfaultfd` (with
+ * `umask`, which the shim sets around its bind) in the filter.
+ */
+export function withUffdShim(manifest: IsolationManifest): IsolationManifest {
+  return {
+    ...manifest,
+    syscall_sets: { ...manifest.syscall_sets, 'uffd-shim': ['userfaultfd', 'umask'] },
+    resources: { ...manifest.resources, uffd: { owner: 'device-model', description: "The shim's descriptor hand-over socket" } },
+    components: manifest.components.map((c) => {
+      if (c.program.kind !== 'device-model') return c;
+      return {
+        ...c,
+        program: { ...c.program, uffd_shim: { socket: '${resource.uffd}/uffd.sock' } },
+        profile: {
+          ...c.profile,
+          paths: [
+            ...c.profile.paths,
+            { kind: 'host' as const, path: '${uffd.shim}', access: 'ro' as const },
+            { kind: 'resource' as const, resource: 'uffd', access: 'rw' as const },
+          ],
+          seccomp: { ...c.profile.seccomp, allow: [...c.profile.seccomp.allow, '@uffd-shim'] },
+        },
+      };
+    }),
+    endpoints: { ...manifest.endpoints, uffd_socket: '${resource.uffd}/uffd.sock' },
+  };
+}
+
 /** A kernel VM of the probe alone (no guest, no QEMU): for supervision and control tests. */
 export function probeOnly(manifest: IsolationManifest, changes: Parameters<typeof withProbe>[1] = {}): IsolationManifest {
   const full = withProbe(manifest, changes);
@@ -145,6 +175,11 @@ export interface HarnessOptions {
   readonly healthIntervalMs?: number;
   /** Reuse the directories (and state file) of an earlier harness: a service restart. */
   readonly dirs?: HarnessDirs;
+  /**
+   * Kernel-VM directories on a tmpfs (as the service's default `/dev/shm/vmi-isolation`), not beside
+   * the state: userfaultfd write-protects guest RAM only where it is shared memory.
+   */
+  readonly runOnTmpfs?: boolean;
 }
 
 export interface HarnessDirs {
@@ -168,7 +203,9 @@ export async function startHarness(options: HarnessOptions = {}) {
   };
   // Components run as their own users: they must be able to walk down to their directories.
   await chmod(dirs.base, 0o711);
-  await mkdir(join(dirs.base, 'run'), { recursive: true, mode: 0o711 });
+  const runDir = options.runOnTmpfs === true ? await mkdtemp('/dev/shm/vmi-isolation-test-') : join(dirs.base, 'run');
+  await mkdir(runDir, { recursive: true, mode: 0o711 });
+  await chmod(runDir, 0o711);
   const manifestFile = join(dirs.base, 'manifest.json');
   if (options.manifest !== undefined || options.dirs === undefined) {
     await writeFile(manifestFile, JSON.stringify(options.manifest ?? (await defaultManifest()), null, 2));
@@ -191,7 +228,7 @@ export async function startHarness(options: HarnessOptions = {}) {
     hostName: 'test-host',
     isolationManifest: manifestFile,
     isolationStateDir: join(dirs.base, 'state'),
-    isolationRunDir: join(dirs.base, 'run'),
+    isolationRunDir: runDir,
     isolationLogDir: join(dirs.base, 'log'),
     isolationIdBase: dirs.idBase,
     isolationMaxKernelVms: 256,
@@ -223,6 +260,7 @@ export async function startHarness(options: HarnessOptions = {}) {
       if (!closeOptions.keepDirs) {
         await deleteStreams(nc, [stream.name]);
         await rm(dirs.base, { recursive: true, force: true });
+        if (runDir !== join(dirs.base, 'run')) await rm(runDir, { recursive: true, force: true });
       }
       await nc.drain();
     },

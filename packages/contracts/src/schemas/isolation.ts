@@ -13,7 +13,8 @@ export const IsolationName = Type.String({ minLength: 1, maxLength: 32, pattern:
 /**
  * A path or argument with `${...}` placeholders: `${guest}` (the guest's slug), `${host}`,
  * `${prefix}`, `${native}` (the service's helper programs), `${resource.NAME}` (a resource
- * directory), `${image.kernel}`, `${image.initrd}`, `${subject.console}`.
+ * directory), `${image.kernel}`, `${image.initrd}`, `${subject.console}`, `${uffd.shim}` (the
+ * userfaultfd preload shim library).
  */
 export const Template = Type.String({ minLength: 1, maxLength: 4096 });
 export const SyscallName = Type.String({ minLength: 1, maxLength: 64, pattern: '^(@[a-z][a-z0-9-]*|[a-z_][a-z0-9_]*)$' });
@@ -106,6 +107,18 @@ export const DeviceModelProgram = Type.Object(
     /** The console as a socket (interactive; it does not hold the guest) and a copy in a log file. */
     serial_socket: Template,
     serial_log: Template,
+    /**
+     * Start QEMU with the userfaultfd preload shim (`${uffd.shim}`), which hands the trap engine a
+     * write-protect userfaultfd of guest RAM on `socket`. The profile must then grant the library
+     * read-only and allow `userfaultfd`, and the socket must lie in a resource only this component
+     * is granted; without this option `userfaultfd` must not be allowed.
+     */
+    uffd_shim: Type.Optional(
+      Type.Object(
+        { socket: Template },
+        { additionalProperties: false, description: 'Preload the userfaultfd shim; it serves the descriptor on this UNIX socket' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

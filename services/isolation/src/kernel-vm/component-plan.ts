@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the shim library is named by its manifest placeholder
 import type { ComponentSpec, GuestImageSpec, IsolationManifest } from '@vmi/contracts';
 import { resolveSyscalls } from '../manifest/semantics.js';
 import { expand, type TemplateValues } from '../manifest/templates.js';
@@ -30,6 +31,20 @@ export function componentArgv(inputs: PlanInputs): string[] {
     serialSocket: expand(program.serial_socket, values),
     serialLog: expand(program.serial_log, values),
   });
+}
+
+/**
+ * The program's environment. A device model with `uffd_shim` preloads the shim, which serves the
+ * userfaultfd of the RAM file's mapping (recognised by the file itself) on the manifest's socket.
+ */
+function componentEnv(inputs: PlanInputs): Record<string, string> {
+  const program = inputs.spec.program;
+  if (program.kind !== 'device-model' || program.uffd_shim === undefined) return {};
+  return {
+    LD_PRELOAD: expand('${uffd.shim}', inputs.values),
+    VMI_UFFD_SOCKET: expand(program.uffd_shim.socket, inputs.values),
+    VMI_UFFD_RAM_PATH: expand(program.ram_file, inputs.values),
+  };
 }
 
 /** Resolves a component's profile into an execution environment for this kernel VM. */
@@ -69,6 +84,7 @@ export function componentPlan(inputs: PlanInputs): SandboxPlan {
     socketFamilies: profile.socket_families,
     cgroupProcs: inputs.cgroupProcs,
     umask: profile.umask,
+    env: componentEnv(inputs),
     argv: inputs.argv ?? componentArgv(inputs),
   };
 }

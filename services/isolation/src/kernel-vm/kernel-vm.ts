@@ -31,6 +31,8 @@ export interface KernelVmEnvironment {
   readonly nativeDir: string;
   readonly bwrap: string;
   readonly qemu: string;
+  /** The userfaultfd preload shim library (`${uffd.shim}`), or null where none is built or configured. */
+  readonly uffdShim: string | null;
   readonly host: string;
   readonly prefix: string;
   readonly consoleSubject: (guest: string) => string;
@@ -93,6 +95,7 @@ export class KernelVm {
       consoleSubject: env.consoleSubject(identity.guest),
       resources: this.layout.resources,
       image: identity.image,
+      uffdShim: env.uffdShim,
     };
     const endpoints: Record<string, string> = {};
     for (const [name, template] of Object.entries(manifest.endpoints)) endpoints[name] = expand(template, this.values);

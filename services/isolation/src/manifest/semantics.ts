@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: manifests use ${...} placeholders, named here in checks and messages
 import type { IsolationManifest, Namespace } from '@vmi/contracts';
 import { placeholderProblem, placeholders } from './templates.js';
 
@@ -85,6 +86,10 @@ export function checkManifestSemantics(m: IsolationManifest): ManifestProblem | 
         const p = templateProblem(template, `${at}/program/qmp/${j}`, resources);
         if (p !== null) return p;
       }
+      if (c.program.uffd_shim !== undefined) {
+        const p = uffdShimProblem(m, c, at);
+        if (p !== null) return p;
+      }
     } else {
       const p =
         templateProblem(c.program.path, `${at}/program/path`, resources) ?? absolutePathProblem(c.program.path, `${at}/program/path`);
@@ -160,6 +165,38 @@ export function checkManifestSemantics(m: IsolationManifest): ManifestProblem | 
         return { path: `${at}/profile/seccomp/allow/${j}`, reason: `names unknown syscall set "${entry}"` };
       }
     }
+    // A userfaultfd can stall whoever touches the registered memory: only the shim's QEMU gets one.
+    const shim = c.program.kind === 'device-model' && c.program.uffd_shim !== undefined;
+    if (!shim && resolveSyscalls(m, profile.seccomp.allow).includes('userfaultfd')) {
+      return { path: `${at}/profile/seccomp/allow`, reason: 'allows "userfaultfd", which only a device model with uffd_shim may' };
+    }
+  }
+  return null;
+}
+
+/**
+ * A device model's `uffd_shim`: the socket lies in a resource of its own that no other component is
+ * granted (whoever connects receives a descriptor that can write-protect guest RAM), and the
+ * profile grants the shim library read-only and allows `userfaultfd`.
+ */
+function uffdShimProblem(m: IsolationManifest, c: IsolationManifest['components'][number], at: string): ManifestProblem | null {
+  if (c.program.kind !== 'device-model' || c.program.uffd_shim === undefined) return null;
+  const path = `${at}/program/uffd_shim/socket`;
+  const socket = c.program.uffd_shim.socket;
+  const p = templateProblem(socket, path, new Set(Object.keys(m.resources))) ?? absolutePathProblem(socket, path);
+  if (p !== null) return p;
+  const resource = /^\$\{resource\.([^}]+)\}\/[^/]+$/.exec(socket)?.[1];
+  if (resource === undefined) return { path, reason: 'must be a file directly in a resource, "${resource.NAME}/FILE"' };
+  if (m.resources[resource]?.owner !== c.name) return { path, reason: `"${resource}" must be a resource this component owns` };
+  const other = m.components.find(
+    (o) => o.name !== c.name && o.profile.paths.some((g) => g.kind === 'resource' && g.resource === resource),
+  );
+  if (other !== undefined) return { path, reason: `"${resource}" must not be granted to another component ("${other.name}" has it)` };
+  if (!c.profile.paths.some((g) => g.kind === 'host' && g.path === '${uffd.shim}')) {
+    return { path: `${at}/profile/paths`, reason: 'must grant the shim library, {"kind": "host", "path": "${uffd.shim}"}' };
+  }
+  if (!resolveSyscalls(m, c.profile.seccomp.allow).includes('userfaultfd')) {
+    return { path: `${at}/profile/seccomp/allow`, reason: 'must allow "userfaultfd" for the shim' };
   }
   return null;
 }

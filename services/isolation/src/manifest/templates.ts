@@ -8,6 +8,8 @@ export interface TemplateValues {
   readonly consoleSubject: string;
   readonly resources: Readonly<Record<string, string>>;
   readonly image: { readonly kernel: string; readonly initrd: string } | null;
+  /** The userfaultfd preload shim library, where the service has one. */
+  readonly uffdShim: string | null;
 }
 
 const PLACEHOLDER = /\$\{([^}]*)\}/g;
@@ -19,7 +21,8 @@ export function placeholders(template: string): string[] {
 
 /** Why a placeholder is unknown, or null when the manifest may use it. */
 export function placeholderProblem(name: string, resourceNames: ReadonlySet<string>): string | null {
-  if (['guest', 'guest.name', 'host', 'prefix', 'native', 'subject.console', 'image.kernel', 'image.initrd'].includes(name)) return null;
+  if (['guest', 'guest.name', 'host', 'prefix', 'native', 'subject.console', 'image.kernel', 'image.initrd', 'uffd.shim'].includes(name))
+    return null;
   if (name.startsWith('resource.')) {
     const resource = name.slice('resource.'.length);
     return resourceNames.has(resource) ? null : `names unknown resource "${resource}"`;
@@ -54,6 +57,8 @@ function lookup(name: string, v: TemplateValues): string | undefined {
       return v.image?.kernel;
     case 'image.initrd':
       return v.image?.initrd;
+    case 'uffd.shim':
+      return v.uffdShim ?? undefined;
     default:
       return name.startsWith('resource.') ? v.resources[name.slice('resource.'.length)] : undefined;
   }

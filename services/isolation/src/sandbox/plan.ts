@@ -21,6 +21,8 @@ export interface SandboxPlan {
   readonly cgroupProcs: readonly string[];
   /** Octal text, e.g. `0007`. */
   readonly umask: string;
+  /** Environment of the program (on top of PATH); everything else is cleared. */
+  readonly env: Readonly<Record<string, string>>;
   readonly argv: readonly string[];
 }
 
@@ -64,6 +66,7 @@ export function sandboxCommand(launcher: string, bwrap: string, plan: SandboxPla
   out.push('--cap-drop', 'ALL');
   for (const cap of plan.capabilities) out.push('--cap-add', cap);
   out.push('--clearenv', '--setenv', 'PATH', '/usr/bin:/bin');
+  for (const [name, value] of Object.entries(plan.env)) out.push('--setenv', name, value);
 
   if (plan.proc) out.push('--proc', '/proc');
   if (plan.dev) out.push('--dev', '/dev');
