@@ -2,7 +2,7 @@ import { isVmiError, NativeErrors, VmiError } from '@vmi/contracts';
 import type { GenerationTable } from './generation-table.js';
 import type { GuestMemory } from './guest-memory.js';
 import { nonNegativeInt, type PhysRange, physRanges, positiveInt } from './inputs.js';
-import type { NativeCopyGuard, NativeCopyOutcome } from './native.js';
+import type { NativeCopyGuard, NativeCopyOutcome, NativeCopyResult } from './native.js';
 import { native } from './native.js';
 import { awaitNative, callNative } from './native-errors.js';
 import { probeFeatures } from './probe.js';
@@ -119,6 +119,10 @@ function requestOf(value: unknown): CopyGuardRequest {
   throw new VmiError(NativeErrors.BAD_ARGUMENT, 'guard must be auto, rtm, trap or pause', { path: '/guard' });
 }
 
+function outcomeOf([completed, guard, attempts, aborts, lastAbort]: NativeCopyResult): NativeCopyOutcome {
+  return { completed, guard, attempts, aborts, lastAbort };
+}
+
 /** The outcome of a first attempt on the calling thread followed by the rest on a worker. */
 function mergeOutcomes(first: NativeCopyOutcome, rest: NativeCopyOutcome): NativeCopyOutcome {
   return {
@@ -191,12 +195,12 @@ export async function guardedCopy(
     const tableFor = guard === 'trap' ? tableHandle : null;
     let first: NativeCopyOutcome | null = null;
     if (sync) {
-      first = callNative(() => native().copyGuardedSync(handle, list, buffers, guard, tableFor));
+      first = outcomeOf(callNative(() => native().copyGuardedSync(handle, list, buffers, guard, tableFor)));
       if (first.completed || attempts === 1) return first;
     }
     const prior = first?.attempts ?? 0;
-    const rest = await awaitNative(() =>
-      native().copyGuarded(handle, list, buffers, guard, tableFor, attempts - prior, retryDelayUs, prior),
+    const rest = outcomeOf(
+      await awaitNative(() => native().copyGuarded(handle, list, buffers, guard, tableFor, attempts - prior, retryDelayUs, prior)),
     );
     return first === null ? rest : mergeOutcomes(first, rest);
   };

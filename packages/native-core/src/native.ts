@@ -86,6 +86,10 @@ export interface NativeFeatures {
 
 export type NativeCopyGuard = 'rtm' | 'trap' | 'plain';
 
+/** What the copy functions return: [completed, guard, attempts, aborts, lastAbort]. */
+export type NativeCopyResult = [completed: boolean, guard: NativeCopyGuard, attempts: number, aborts: number, lastAbort: string | null];
+
+/** The same as an object (the facade builds it from NativeCopyResult). */
 export interface NativeCopyOutcome {
   /** false: every attempt was disturbed and the buffers hold no valid copy. */
   completed: boolean;
@@ -138,7 +142,7 @@ export interface CoreAddon {
     maxAttempts: number,
     retryDelayUs: number,
     priorAttempts: number,
-  ): Promise<NativeCopyOutcome>;
+  ): Promise<NativeCopyResult>;
   /**
    * One attempt of the same copy on the calling thread, at most 1 MiB in all (BAD_ARGUMENT beyond):
    * bounded work with no sleep; a disturbed attempt returns completed=false.
@@ -149,7 +153,7 @@ export interface CoreAddon {
     buffers: Buffer[],
     guard: NativeCopyGuard,
     table: GenerationTableHandle | null,
-  ): NativeCopyOutcome;
+  ): NativeCopyResult;
   genCreate(path: string, slots: number): GenerationTableHandle;
   genOpen(path: string, writable: boolean): GenerationTableHandle;
   genClose(table: GenerationTableHandle): void;
