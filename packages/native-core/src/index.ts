@@ -9,6 +9,7 @@ export {
   type GuardedCopyResult,
   guardedCopy,
   type PauseControl,
+  SYNC_COPY_MAX_BYTES,
   selectGuards,
 } from './guarded-copy.js';
 export { GuestMemory, type GuestMemoryOptions, type LayoutRegion, type Translation, type WalkOptions } from './guest-memory.js';
