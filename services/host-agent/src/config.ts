@@ -13,7 +13,11 @@ export const AgentConfig = Type.Object({
   /** Coalescing defaults when a policy names none. */
   coalesceBurst: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 100 }),
   coalesceWindowMs: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 1000 }),
-  /** How often the guest record is refreshed, so a restarted agent can tell how long protection lapsed. */
-  heartbeatMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 5000 }),
+  /**
+   * How often the guest record is refreshed, so an agent restarted after a crash can bound how long
+   * protection lapsed (a clean stop writes it last, so the gap after a restart is exact). Every
+   * refresh wakes every scanner watching the protection bucket: the idle cost of the event mode.
+   */
+  heartbeatMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
 });
 export type AgentConfig = Static<typeof AgentConfig>;

@@ -614,6 +614,8 @@ export class GuestSession {
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
     this.policyWatch?.close();
     await this.serial(async () => {
+      // Protection held until now: the next agent measures its gap from here, not the last heartbeat.
+      await this.writeGuestRecord().catch(() => undefined);
       this.coalescer.flush();
       await this.enforcer.releaseAll();
       const wasAttached = this.attached;

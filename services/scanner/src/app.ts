@@ -12,6 +12,14 @@ import { Sweeper } from './sweep.js';
 import { checkTrap } from './trap-check.js';
 
 const PRODUCT_VERSION = '0.1.0';
+/**
+ * How long one pull waits. A long pull still hands over each trap the moment it is stored; while
+ * nothing comes, the server sends a heartbeat every half of it (the client allows at most 30 s) and
+ * the pull is renewed when it expires: at 60 s an idle consumer wakes three times a minute, half as
+ * often as at 30 s. Longer saves little more, and the client also waits up to this long between
+ * checks that the consumer still exists when a reconnect finds JetStream not yet back.
+ */
+const IDLE_PULL_MS = 60_000;
 
 export interface Scanner {
   readonly ctx: ServiceContext<ScannerConfig & { hostName: string; subjectPrefix: string }>;
@@ -67,8 +75,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       consumer: CONSUMERS.scannerTraps(config.subjectPrefix),
       validator: validators.trapEvent,
       concurrency: config.trapConcurrency,
-      // A long pull still hands over each trap the moment it is stored; it only saves idle re-pulls.
-      fetchExpiresMs: 30_000,
+      fetchExpiresMs: IDLE_PULL_MS,
       handler: async (event) => {
         const outcome = await checkTrap(event, { ...common, stateWaitMs: config.stateWaitMs, settleMs: config.stringSettleMs });
         counters.traps += 1;
@@ -78,7 +85,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
     await ctx.consume({
       consumer: CONSUMERS.scannerScans(config.subjectPrefix),
       validator: validators.scanRequest,
-      fetchExpiresMs: 30_000,
+      fetchExpiresMs: IDLE_PULL_MS,
       handler: async (request) => {
         counters.scans += 1;
         await scanGuest(request.guest, request.rules, common);

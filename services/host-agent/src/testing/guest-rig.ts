@@ -39,7 +39,9 @@ export interface RigOptions {
  * and everything published under that prefix. Services started beside it are closed by `close()`.
  */
 export class GuestRig {
-  readonly findings: Finding[] = [];
+  private readonly decodedFindings: Finding[] = [];
+  /** Findings as they came, decoded when read: the rig's parsing stays off the timed detection path. */
+  readonly arrivedFindings: Uint8Array[] = [];
   readonly agentEvents: AgentEvent[] = [];
   readonly summaries: TrapSummary[] = [];
   readonly verdicts: Verdict[] = [];
@@ -127,6 +129,12 @@ export class GuestRig {
     }
   }
 
+  /** Every finding published under the prefix so far, in arrival order. */
+  get findings(): Finding[] {
+    for (const data of this.arrivedFindings.splice(0)) this.decodedFindings.push(validators.finding.decode(data));
+    return this.decodedFindings;
+  }
+
   findingFor(object: string, since = 0): Finding | undefined {
     return this.findings.slice(since).find((f) => f.evidence.object === object);
   }
@@ -168,7 +176,7 @@ export async function startRig(options: RigOptions): Promise<GuestRig> {
     const rig = new GuestRig(options, prefix, guest, image, nc, dir, policyPath, profile);
     rig.writePolicy(options.policy(profile));
     const sub = (subject: string, on: (data: Uint8Array) => void) => nc?.subscribe(subject, { callback: (_e, m) => on(m.data) });
-    sub(`${prefix}.finding.>`, (d) => rig.findings.push(validators.finding.decode(d)));
+    sub(`${prefix}.finding.>`, (d) => rig.arrivedFindings.push(d));
     sub(`${prefix}.agent.>`, (d) => rig.agentEvents.push(validators.agentEvent.decode(d)));
     sub(`${prefix}.trap-summary.>`, (d) => rig.summaries.push(validators.trapSummary.decode(d)));
     sub(`${prefix}.verdict.>`, (d) => rig.verdicts.push(validators.verdict.decode(d)));
