@@ -69,15 +69,35 @@ static void shim_log(const char *fmt, ...) {
   dprintf(2, "vmi-uffd-shim: %.*s\n", n, buf);
 }
 
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+/* A descriptor that sees every write first; a user-mode-only one as the last resort. The first
+ * refusal's errno is the one reported, since it says why full protection was not had. */
 static int new_userfaultfd(void) {
   int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
   if (fd >= 0) return fd;
+  const int first_err = errno;
   /* Where unprivileged userfaultfd is off, /dev/userfaultfd may still be open to us. */
   int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-  if (dev < 0) return -1;
-  fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-  close(dev);
-  return fd;
+  if (dev >= 0) {
+    fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+    close(dev);
+    if (fd >= 0) return fd;
+  }
+  /* An unprivileged QEMU (a sandboxed device model: no capability, unprivileged userfaultfd off)
+   * may still have one that handles faults from user mode only. Guest writes under software
+   * emulation are QEMU's own user-mode stores, so they still trap; a kernel-side write into a
+   * protected page (a read() into guest RAM, a hypervisor's own access) then fails with EFAULT
+   * instead of trapping, which is why this comes last and is logged. */
+  fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+  if (fd >= 0) {
+    shim_log("userfaultfd for user-mode faults only (%s without it)", strerror(first_err));
+    return fd;
+  }
+  errno = first_err;
+  return -1;
 }
 
 /* q35 puts RAM below 4 GiB up to lowmem and the rest from 4 GiB; VMI_UFFD_LAYOUT
