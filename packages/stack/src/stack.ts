@@ -193,6 +193,8 @@ export class Stack {
               qmpSocket: ep.qmp_socket,
               gdbstub: `unix:${ep.gdb_socket}`,
               ramFile: ep.ram_file,
+              // The device model's userfaultfd shim, when its manifest loads it: physical page traps.
+              ...(ep.uffd_socket === undefined ? {} : { uffdSocket: ep.uffd_socket }),
               profile: image.profilePath,
               policy: policyPath,
             },

@@ -4,7 +4,7 @@ import type { KernelVmStatus } from '@vmi/contracts';
 import { attackCommands, ensureGuestImage, imageVirtToPhys, SerialConsole, symbolAddress } from '@vmi/guest';
 import { openTrapEngine, type TrapEngine, type TrapEvent } from '@vmi/native-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultManifest, eventually, type Harness, startHarness, testGuestImage, withUffdShim } from './test-support.js';
+import { defaultManifest, eventually, type Harness, startHarness, testGuestImage, withoutUffdShim } from './test-support.js';
 
 /** The QEMU process of a kernel VM's device model (not bubblewrap), from its cgroup. */
 async function qemuPid(status: KernelVmStatus): Promise<number> {
@@ -31,8 +31,8 @@ describe('the device model with the userfaultfd shim, in its sandbox', () => {
   const events: TrapEvent[] = [];
   beforeAll(async () => {
     const image = await testGuestImage();
-    h = await startHarness({ manifest: withUffdShim(await defaultManifest()), runOnTmpfs: true });
-    plain = await startHarness();
+    h = await startHarness({ manifest: await defaultManifest(), runOnTmpfs: true });
+    plain = await startHarness({ manifest: withoutUffdShim(await defaultManifest()) });
     shimmed = await h.registry.ensure('uffd-1', image);
     // Connected before the guest boots, so its ready line is not missed.
     serial = await SerialConsole.connect(

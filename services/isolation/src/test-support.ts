@@ -103,32 +103,33 @@ export function withProbe(
 }
 
 /**
- * The manifest with the device model's userfaultfd shim on: its socket in a resource of its own
- * (`uffd`, granted to no other component), the shim library read-only, and `userfaultfd` (with
- * `umask`, which the shim sets around its bind) in the filter.
+ * The manifest with the device model's userfaultfd shim off (the shipped manifest has it on): no
+ * preload, no hand-over socket resource or endpoint, and no `userfaultfd` in any filter.
  */
-export function withUffdShim(manifest: IsolationManifest): IsolationManifest {
+export function withoutUffdShim(manifest: IsolationManifest): IsolationManifest {
+  const { uffd: _resource, ...resources } = manifest.resources;
+  const { uffd_socket: _endpoint, ...endpoints } = manifest.endpoints;
+  const { 'uffd-shim': _set, ...syscall_sets } = manifest.syscall_sets;
   return {
     ...manifest,
-    syscall_sets: { ...manifest.syscall_sets, 'uffd-shim': ['userfaultfd', 'umask'] },
-    resources: { ...manifest.resources, uffd: { owner: 'device-model', description: "The shim's descriptor hand-over socket" } },
+    syscall_sets,
+    resources,
     components: manifest.components.map((c) => {
       if (c.program.kind !== 'device-model') return c;
+      const { uffd_shim: _shim, ...program } = c.program;
       return {
         ...c,
-        program: { ...c.program, uffd_shim: { socket: '${resource.uffd}/uffd.sock' } },
+        program,
         profile: {
           ...c.profile,
-          paths: [
-            ...c.profile.paths,
-            { kind: 'host' as const, path: '${uffd.shim}', access: 'ro' as const },
-            { kind: 'resource' as const, resource: 'uffd', access: 'rw' as const },
-          ],
-          seccomp: { ...c.profile.seccomp, allow: [...c.profile.seccomp.allow, '@uffd-shim'] },
+          paths: c.profile.paths.filter(
+            (g) => !(g.kind === 'host' && g.path === '${uffd.shim}') && !(g.kind === 'resource' && g.resource === 'uffd'),
+          ),
+          seccomp: { ...c.profile.seccomp, allow: c.profile.seccomp.allow.filter((a) => a !== '@uffd-shim') },
         },
       };
     }),
-    endpoints: { ...manifest.endpoints, uffd_socket: '${resource.uffd}/uffd.sock' },
+    endpoints,
   };
 }
 

@@ -61,7 +61,7 @@ describe('the whole stack, end to end', () => {
     rmSync(runDir, { recursive: true, force: true });
   }, 120_000);
 
-  it('turns a syscall-table hook in the sandboxed guest into a finding on NATS, in the audit API and in one trace', async () => {
+  it('turns a syscall-table hook through a fresh vmap alias in the sandboxed guest into a finding on NATS, in the audit API and in one trace', async () => {
     const console = await SerialConsole.connect(
       guest.kernelVm.endpoints.serial_socket ?? '',
       join(runDir, 'attack-console.log'),
@@ -69,7 +69,7 @@ describe('the whole stack, end to end', () => {
       () => true,
     );
     try {
-      expect(await console.run(attackCommands.hookSyscall(guest.image.profile, 39, 'image')).exited).toBe(0);
+      expect(await console.run(attackCommands.hookSyscall(guest.image.profile, 39, 'vmap')).exited).toBe(0);
     } finally {
       await console.close();
     }
@@ -79,7 +79,10 @@ describe('the whole stack, end to end', () => {
     expect(hit.finding.guest).toBe('e2e-guest');
     expect(hit.finding.severity).toBe('critical');
     expect(hit.finding.evidence.object).toBe('sys_call_table[39]');
+    // A vmap alias escapes every watchpoint: only the sandboxed device model's userfaultfd shim,
+    // handing the agent a write-protect descriptor, makes this a trap rather than a sweep finding.
     expect(hit.finding.evidence.detected_by).toBe('trap');
+    expect(hit.finding.evidence.mechanism).toBe('uffd-wp');
     expect(hit.finding.ocsf.class_uid).toBe(2004);
 
     // The same finding through the audit REST API (Postgres behind it).

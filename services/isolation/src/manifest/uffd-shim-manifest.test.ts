@@ -1,13 +1,13 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: manifests use ${...} placeholders, filled in by the isolation service
 import type { IsolationManifest } from '@vmi/contracts';
 import { describe, expect, it } from 'vitest';
-import { defaultManifest, withUffdShim } from '../test-support.js';
+import { defaultManifest, withoutUffdShim } from '../test-support.js';
 import { parseManifest } from './load.js';
 
 type Change = (m: IsolationManifest) => void;
 
 async function shimManifest(change: Change = () => undefined): Promise<string> {
-  const m = structuredClone(withUffdShim(await defaultManifest()));
+  const m = structuredClone(await defaultManifest());
   change(m);
   return JSON.stringify(m);
 }
@@ -22,6 +22,15 @@ describe('the userfaultfd shim in a manifest', () => {
   it('is accepted with its own socket resource, the library granted and userfaultfd allowed', async () => {
     const loaded = await parseManifest(await shimManifest());
     expect(deviceModel(loaded.manifest).shim.socket).toBe('${resource.uffd}/uffd.sock');
+  });
+
+  it('is optional: without it no component may call userfaultfd and none is granted its socket', async () => {
+    const loaded = await parseManifest(JSON.stringify(withoutUffdShim(await defaultManifest())));
+    for (const c of loaded.manifest.components) {
+      expect(c.program.kind === 'device-model' ? c.program.uffd_shim : undefined).toBeUndefined();
+      expect(c.profile.seccomp.allow).not.toContain('@uffd-shim');
+    }
+    expect(loaded.manifest.endpoints.uffd_socket).toBeUndefined();
   });
 
   it.each<[string, Change, string, string]>([
