@@ -37,7 +37,7 @@ const PG_ROWS = Number(process.env.BENCH_AUDIT_PG_ROWS ?? 1_000_000);
 const PGLITE_ROWS = Number(process.env.BENCH_AUDIT_PGLITE_ROWS ?? 100_000);
 const QUERIES = Number(process.env.BENCH_AUDIT_QUERIES ?? 150);
 const BATCH = Number(process.env.BENCH_AUDIT_BATCH ?? 1000);
-const CONSUMERS_PER_STREAM = Number(process.env.BENCH_AUDIT_LOOPS ?? 2);
+const CONSUMERS_PER_STREAM = Number(process.env.BENCH_AUDIT_LOOPS ?? 1);
 const TOKEN = randomBytes(16).toString('hex');
 const logger = createLogger({ service: 'bench-audit', level: 'warn' });
 const log = (text: string) => process.stderr.write(`[bench:audit] ${text}\n`);
@@ -141,13 +141,25 @@ async function measureIngest(database: AuditDatabase, messages: readonly TrapEve
   }
 }
 
-/** The same rows, decoded the same way, inserted with the same statement: no NATS, no chain. */
+/**
+ * The same rows, decoded the same way (canonical body text included, before the clock starts),
+ * inserted with the same statement: no NATS, no chain.
+ */
 async function measureFloor(database: AuditDatabase, messages: readonly TrapEvent[], firstSeq: number): Promise<number> {
   const decoder = createMessageDecoder(registeredMessageValidators());
   const zero = '0'.repeat(64);
   const rows = messages.map((m, i) => {
-    const { envelope, body } = decoder.parse(m);
-    return { ...envelope, body, stream: 'traps', subject: `floor.${m.guest}`, seq: firstSeq + i, prevHash: zero, rowHash: zero };
+    const { envelope, bodyJson } = decoder.parse(m);
+    return {
+      ...envelope,
+      body: m,
+      bodyJson,
+      stream: 'traps',
+      subject: `floor.${m.guest}`,
+      seq: firstSeq + i,
+      prevHash: zero,
+      rowHash: zero,
+    };
   });
   const t0 = nowMs();
   for (let i = 0; i < rows.length; i += BATCH) await insertEventRows(database.db, rows.slice(i, i + BATCH));
@@ -231,8 +243,9 @@ await runBench<State>({
   name: 'audit',
   description:
     `Ingest: ${INGEST_EVENTS} trap events published to JetStream, then drained by the audit ingest (durable batch consumer, ` +
-    `${BATCH} per batch, validation, hash chain, one transaction per batch, ack after commit) into Postgres; the floor inserts ` +
-    `the same decoded rows into the same table and indexes (the same unnest INSERT of ${BATCH} rows, no NATS, no chain) in the same run. Queries: ` +
+    `${BATCH} per batch, ${CONSUMERS_PER_STREAM} pull loop(s), validation, hash chain, one transaction per batch, ack after commit) into ` +
+    `Postgres; the floor inserts the same decoded rows into the same table and indexes (the same json_to_recordset INSERT of ` +
+    `${BATCH} rows, no NATS, no chain) in the same run. Queries: ` +
     `filtered REST pages (limit 50-100, up to 3 pages by cursor, through fastify inject) over ${PG_ROWS} generated events on ` +
     `Postgres and ${PGLITE_ROWS} on PGlite.`,
   runs: 3,

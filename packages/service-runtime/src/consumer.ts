@@ -90,6 +90,34 @@ export interface RunBatchConsumerOptions<T extends TSchema> extends CommonOption
   overlap?: boolean;
 }
 
+/** A message's context, read from the message itself when asked (batches hold thousands). */
+class DeliveredContext implements MessageContext {
+  constructor(
+    private readonly m: JsMsg,
+    readonly traceContext: Context,
+    readonly logger: Logger,
+  ) {}
+  get subject(): string {
+    return this.m.subject;
+  }
+  get streamSequence(): number {
+    return this.m.info.streamSequence;
+  }
+  get deliveryCount(): number {
+    return this.m.info.deliveryCount;
+  }
+  get headers(): MsgHdrs | undefined {
+    return this.m.headers;
+  }
+  working(): void {
+    this.m.working();
+  }
+}
+
+/** Messages validated between two turns of the event loop, so a commit's reply is not kept waiting. */
+const DECODE_SLICE = 100;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 const defaultRetryDelay = (deliveries: number) => Math.min(30_000, 500 * 2 ** Math.max(0, deliveries - 1));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -130,15 +158,7 @@ class ConsumerCore<T extends TSchema> {
   }
 
   context(m: JsMsg, traceContext: Context): MessageContext {
-    return {
-      subject: m.subject,
-      streamSequence: m.info.streamSequence,
-      deliveryCount: m.info.deliveryCount,
-      headers: m.headers,
-      traceContext,
-      logger: this.log,
-      working: () => m.working(),
-    };
+    return new DeliveredContext(m, traceContext, this.log);
   }
 
   /** Keeps a long-running message from being redelivered while it is still being handled. */
@@ -367,7 +387,9 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
     const items: BatchItem<T>[] = [];
     const accepted: JsMsg[] = [];
     const links: Link[] = [];
-    for (const m of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const m = batch[i] as JsMsg;
+      if (i > 0 && i % DECODE_SLICE === 0) await nextTurn();
       let value: Static<T>;
       try {
         value = options.validator.decode(m.data);

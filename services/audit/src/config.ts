@@ -33,8 +33,8 @@ export const AuditConfig = Type.Object({
   auditBatchSize: Type.Integer({ minimum: 1, maximum: 5000, default: 1000 }),
   /** Unacknowledged messages JetStream lets each consumer hold: the back-pressure bound. */
   auditMaxAckPending: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000 }),
-  /** Pull loops per stream: one fetches and validates while another commits. */
-  auditConsumersPerStream: Type.Integer({ minimum: 1, maximum: 8, default: 2 }),
+  /** Pull loops per stream; one already prepares the next batch while the current one commits. */
+  auditConsumersPerStream: Type.Integer({ minimum: 1, maximum: 8, default: 1 }),
   auditDbPoolSize: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
   /** Events older than this are removed (0 keeps everything). */
   auditRetentionMaxAgeS: Type.Integer({ minimum: 0, default: 0 }),

@@ -7,7 +7,7 @@ export { type AuditDatabase, type AuditDb, type DatabaseOptions, MIGRATIONS_DIR,
 export { events as auditEvents } from './db/schema.js';
 export { createMessageDecoder, type DecodedMessage, type Envelope, registeredMessageValidators } from './ingest/message-decoder.js';
 export { type Ingest, type IngestOptions, startIngest } from './ingest/start-ingest.js';
-export { type AppendResult, ChainWriter, type IncomingEvent, prepareEvent } from './store/append-events.js';
-export { type FullEventRow, insertEventRows } from './store/insert-events.js';
+export { type AppendResult, ChainWriter, type IncomingEvent } from './store/append-events.js';
+export { eventRowJson, type FullEventRow, insertEventRows, insertRowJson } from './store/insert-events.js';
 export { runRetention } from './store/retention.js';
 export { verifyChain } from './store/verify-chain.js';

@@ -15,7 +15,8 @@ export interface ChainedContent {
   readonly time: Date;
   readonly severity: string | null;
   readonly rule: string | null;
-  readonly body: unknown;
+  /** Read only when the caller does not give the body's canonical JSON. */
+  readonly body?: unknown;
 }
 
 const sha256 = () => createHash('sha256');
@@ -26,18 +27,19 @@ const sha256 = () => createHash('sha256');
  * when the caller has it already (the writer stores that same text).
  */
 export function contentHash(row: ChainedContent, bodyJson: string = canonicalJson(row.body)): string {
-  const envelope = canonicalJson({
-    id: row.id,
-    stream: row.stream,
-    subject: row.subject,
-    type: row.type,
-    host: row.host,
-    guest: row.guest,
-    time: row.time.toISOString(),
-    severity: row.severity,
-    rule: row.rule,
-  });
-  return sha256().update(envelope).update('\n').update(bodyJson).digest('hex');
+  return sha256().update(canonicalEnvelope(row)).update('\n').update(bodyJson).digest('hex');
+}
+
+/**
+ * The canonical JSON of the envelope fields (keys in sorted order, every one present), written
+ * out directly: the same text as `canonicalJson` of that object, without building it first.
+ */
+export function canonicalEnvelope(row: ChainedContent): string {
+  const s = JSON.stringify;
+  return (
+    `{"guest":${s(row.guest)},"host":${s(row.host)},"id":${s(row.id)},"rule":${s(row.rule)},"severity":${s(row.severity)},` +
+    `"stream":${s(row.stream)},"subject":${s(row.subject)},"time":${s(row.time.toISOString())},"type":${s(row.type)}}`
+  );
 }
 
 /** The chain link: sha256 over the previous row's hash, this row's sequence number and content hash. */

@@ -14,10 +14,13 @@ export interface Envelope {
   readonly rule: string | null;
 }
 
+/**
+ * What ingest keeps of a message: the envelope and the message as canonical JSON. The parsed
+ * object is not kept; a batch waits for its commit holding only these few strings per message.
+ */
 export interface DecodedMessage {
   readonly envelope: Envelope;
-  readonly body: Record<string, unknown>;
-  /** The body as canonical JSON (sorted keys): what is hashed and stored. */
+  /** The message as canonical JSON (sorted keys): what is hashed and stored. */
   readonly bodyJson: string;
 }
 
@@ -67,7 +70,7 @@ export function createMessageDecoder(validators: Map<string, MessageValidator<TS
     const bodyJson = canonicalJson(record);
     // One scan of the text; the walk that names the field runs only for a message that fails.
     if (UNSTORABLE_JSON.test(bodyJson)) assertStorable(record, '');
-    return { envelope, body: record, bodyJson };
+    return { envelope, bodyJson };
   };
   const self: MessageValidator<TUnsafe<DecodedMessage>> = {
     schema: Type.Unsafe<DecodedMessage>({ description: 'any registered platform message' }),

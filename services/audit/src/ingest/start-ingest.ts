@@ -14,8 +14,9 @@ export interface IngestOptions {
   readonly batchSize: number;
   readonly maxAckPending: number;
   /**
-   * Pull loops sharing each durable consumer (default 1). With two, one loop fetches and validates
-   * while the other commits; the chain writer still appends one batch at a time.
+   * Pull loops sharing each durable consumer (default 1). One is enough to keep the database busy:
+   * each loop pulls, validates and prepares the next batch while the current one commits. The
+   * chain writer appends one batch at a time whatever the number.
    */
   readonly consumersPerStream?: number;
   /** Starts one durable batch consumer (the service context's `consumeBatches`, or a test's). */
@@ -29,14 +30,36 @@ export interface Ingest {
 
 /** The rows one pulled batch becomes; the consumer acks the batch only after this commit. */
 export function toIncoming(stream: StreamKey, batch: readonly BatchItem<Decoded>[]): IncomingEvent[] {
-  return batch.map(({ value, ctx }) => ({ ...value.envelope, stream, subject: ctx.subject, body: value.body, bodyJson: value.bodyJson }));
+  const out = new Array<IncomingEvent>(batch.length);
+  for (let i = 0; i < batch.length; i++) {
+    const { value, ctx } = batch[i] as BatchItem<Decoded>;
+    const e = value.envelope;
+    // Written out rather than spread: this runs for every stored message.
+    out[i] = {
+      id: e.id,
+      stream,
+      subject: ctx.subject,
+      type: e.type,
+      host: e.host,
+      guest: e.guest,
+      time: e.time,
+      severity: e.severity,
+      rule: e.rule,
+      bodyJson: value.bodyJson,
+      redelivered: ctx.deliveryCount > 1,
+    };
+  }
+  return out;
 }
 
 /**
  * One durable consumer per audited stream. Each pull of at most `batchSize` messages is validated
  * (failures go to the dead-letter subject, which is itself audited), committed in one chain
  * transaction, then acked, so a crash at any point leaves messages unacked rather than lost, and
- * a redelivery is skipped by id. JetStream's max_ack_pending bounds what is in flight.
+ * a redelivery is skipped by id. The consumer overlaps batches: while one commits, the next is
+ * pulled, validated, hashed and serialised, and queues in the chain writer, which commits batches
+ * one at a time in the order they arrive. At most two batches per loop are held, and JetStream's
+ * max_ack_pending bounds what is in flight.
  */
 export async function startIngest(options: IngestOptions): Promise<Ingest> {
   const validator = createMessageDecoder(registeredMessageValidators());
@@ -50,6 +73,8 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
             consumer,
             validator,
             batchSize: options.batchSize,
+            // The writer orders the commits; its prepare step runs while the previous batch commits.
+            overlap: true,
             // The first loop creates or updates the durable; the others join it.
             ensure: loop === 0,
             handler: async (batch) => {

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { canonicalJson } from '../chain/canonical-json.js';
 import { contentHash, rowHash } from '../chain/row-hash.js';
 import type { AuditDb } from '../db/open.js';
-import { type FullEventRow, insertEventRows, type SqlRunner } from './insert-events.js';
+import { eventRowJson, insertLinkedRows, insertRowJson, type SqlRunner } from './insert-events.js';
 
 /** One message ready to store: its envelope as the API filters it, and the validated body. */
 export interface IncomingEvent {
@@ -17,10 +17,12 @@ export interface IncomingEvent {
   readonly time: Date;
   readonly severity: string | null;
   readonly rule: string | null;
-  readonly body: unknown;
-  /** The body's canonical JSON and the content hash, when computed ahead (see {@link prepareEvent}). */
+  /** The validated message; only read when `bodyJson` is absent. */
+  readonly body?: unknown;
+  /** The body's canonical JSON (see `canonicalJson`), when the caller has it already. */
   readonly bodyJson?: string;
-  readonly contentHash?: string;
+  /** Delivered before (the message may be stored already): the writer checks stored ids first. */
+  readonly redelivered?: boolean;
 }
 
 export interface AppendResult {
@@ -30,13 +32,26 @@ export interface AppendResult {
   readonly headSeq: number;
 }
 
+/** Where the chain ends: the last row's sequence number and hash. */
+interface ChainEnd {
+  readonly seq: number;
+  readonly hash: string;
+}
+
 /**
- * Serialises the body and hashes the content: the costly part of chaining, done before the writer
- * takes the chain lock (while another batch commits).
+ * A batch as the writer queues it: ids repeated inside it dropped, content hashed, and (when the
+ * writer could tell where the chain would end before it) linked and serialised already.
  */
-export function prepareEvent(e: IncomingEvent): IncomingEvent & { bodyJson: string; contentHash: string } {
-  const bodyJson = e.bodyJson ?? canonicalJson(e.body);
-  return { ...e, bodyJson, contentHash: e.contentHash ?? contentHash(e, bodyJson) };
+interface PreparedBatch {
+  readonly events: readonly IncomingEvent[];
+  readonly bodies: readonly string[];
+  readonly contentHashes: readonly string[];
+  /** Repeats inside the batch, left out. */
+  readonly repeated: number;
+  /** Check which ids are stored before linking (a redelivery in the batch, or a failed guess). */
+  checkStored: boolean;
+  /** Linked from `from`, ending at `to`, serialised as `rows`; null when not known in advance. */
+  linked: { readonly from: ChainEnd; readonly to: ChainEnd; readonly rows: string } | null;
 }
 
 /** An id of the batch was stored by someone else after the check: the transaction is retried. */
@@ -47,53 +62,148 @@ const ATTEMPTS = 3;
 /**
  * The only writer of the hash chain. A batch appends in one transaction that locks the chain head
  * row, so the chain stays linear even with several writer processes; within a process, batches
- * queue here so they do not contend for that lock. Ids already stored are left out before the
- * chain is computed, so a redelivery is neither stored twice nor chained.
+ * queue here so they do not contend for that lock and commit one at a time, in the order they
+ * were appended. Ids already stored are left out before the chain is computed, so a redelivery is
+ * neither stored twice nor chained.
+ *
+ * The costly part happens when a batch is appended, not when its turn comes: bodies are hashed,
+ * and the batch is linked to where the batches queued before it will end the chain and written
+ * out as the insert's parameter. Its transaction then only checks, under the head lock and in the
+ * same statement as the insert, that the chain does end there; if not (another writer appended,
+ * a batch before it failed), it links again from the real head. A batch that turns out to hold
+ * stored ids is rolled back and appended again after a check of which ids are stored.
  */
 export class ChainWriter {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Where the chain will end once every queued batch commits; null: ask the database. */
+  private expectedEnd: ChainEnd | null = null;
+  private queued = 0;
 
   constructor(private readonly db: AuditDb) {}
 
   append(batch: readonly IncomingEvent[]): Promise<AppendResult> {
-    const prepared = batch.map(prepareEvent);
+    const prepared = this.prepare(batch);
+    this.queued++;
     const run = this.tail.then(() => this.appendNow(prepared));
-    this.tail = run.catch(() => undefined);
-    return run;
+    this.tail = run
+      .then((result) => {
+        // Batches queued after this one were linked to its expected end; they re-link themselves
+        // if that was wrong. With none queued, what the database now holds is the next start.
+        if (this.queued === 1) this.expectedEnd = { seq: result.headSeq, hash: result.headHash };
+      })
+      .catch(() => {
+        if (this.queued === 1) this.expectedEnd = null;
+      })
+      .finally(() => {
+        this.queued--;
+      });
+    return run.then(({ inserted, duplicates, headSeq }) => ({ inserted, duplicates, headSeq }));
   }
 
-  private async appendNow(batch: readonly ReturnType<typeof prepareEvent>[]): Promise<AppendResult> {
+  private prepare(batch: readonly IncomingEvent[]): PreparedBatch {
+    const seen = new Set<string>();
+    const events: IncomingEvent[] = [];
+    const bodies: string[] = [];
+    const contentHashes: string[] = [];
+    let checkStored = false;
+    for (const e of batch) {
+      if (seen.has(e.id)) continue;
+      seen.add(e.id);
+      const bodyJson = e.bodyJson ?? canonicalJson(e.body);
+      events.push(e);
+      bodies.push(bodyJson);
+      contentHashes.push(contentHash(e, bodyJson));
+      if (e.redelivered === true) checkStored = true;
+    }
+    const prepared: PreparedBatch = { events, bodies, contentHashes, repeated: batch.length - events.length, checkStored, linked: null };
+    if (!checkStored && this.expectedEnd !== null && events.length > 0) {
+      prepared.linked = link(prepared, this.expectedEnd);
+      this.expectedEnd = prepared.linked.to;
+    } else {
+      this.expectedEnd = null;
+    }
+    return prepared;
+  }
+
+  private async appendNow(batch: PreparedBatch): Promise<AppendResult & { headHash: string }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction((tx) => this.appendIn(tx, batch));
+        return await this.db.transaction((tx) =>
+          batch.checkStored || batch.linked === null ? this.appendChecked(tx, batch) : this.appendLinked(tx, batch),
+        );
       } catch (err) {
         if (!(err instanceof StoredMeanwhile) || attempt >= ATTEMPTS) throw err;
+        batch.checkStored = true;
       }
     }
   }
 
-  private async appendIn(tx: SqlRunner, batch: readonly ReturnType<typeof prepareEvent>[]): Promise<AppendResult> {
-    const unique = new Map<string, ReturnType<typeof prepareEvent>>();
-    for (const e of batch) if (!unique.has(e.id)) unique.set(e.id, e);
-    // One round trip: lock the head and learn which ids are stored already.
+  /** The usual case: linked in advance; one statement checks the head, inserts and moves the head. */
+  private async appendLinked(tx: SqlRunner, batch: PreparedBatch): Promise<AppendResult & { headHash: string }> {
+    const linked = batch.linked as NonNullable<PreparedBatch['linked']>;
+    const outcome = await insertLinkedRows(tx, linked.rows, linked.from, linked.to);
+    if (outcome.head === null) throw missingHead();
+    if (outcome.head.seq === linked.from.seq && outcome.head.hash === linked.from.hash) {
+      if (outcome.inserted !== batch.events.length) throw new StoredMeanwhile();
+      return { inserted: outcome.inserted, duplicates: batch.repeated, headSeq: linked.to.seq, headHash: linked.to.hash };
+    }
+    // The chain ends elsewhere: nothing was inserted, and the head is locked now. Link again.
+    const relinked = link(batch, outcome.head);
+    if ((await insertRowJson(tx, relinked.rows, { seq: relinked.to.seq, rowHash: relinked.to.hash })) !== batch.events.length) {
+      throw new StoredMeanwhile();
+    }
+    return { inserted: batch.events.length, duplicates: batch.repeated, headSeq: relinked.to.seq, headHash: relinked.to.hash };
+  }
+
+  /**
+   * Locks the head, learning in the same round trip which ids are stored when that is asked for,
+   * then links from the head and inserts what is not stored.
+   */
+  private async appendChecked(tx: SqlRunner, batch: PreparedBatch): Promise<AppendResult & { headHash: string }> {
+    const stored = batch.checkStored
+      ? sql`(select string_agg(e.id::text, ',') from audit_events e where e.id = any(${sql.param(batch.events.map((e) => e.id))}::uuid[]))`
+      : sql`null::text`;
     const locked = (await tx.execute(sql`
-      select h.seq, h.row_hash,
-        (select string_agg(e.id::text, ',') from audit_events e where e.id = any(${sql.param([...unique.keys()])}::uuid[])) as stored
+      select h.seq, h.row_hash, ${stored} as stored
       from audit_chain_head h where h.id = 1 for update of h`)) as { rows: { seq: unknown; row_hash: string; stored: string | null }[] };
     const head = locked.rows[0];
-    if (head === undefined) throw new VmiError(AuditErrors.DATABASE, 'chain head row is missing; migrations not applied');
-    for (const id of head.stored?.split(',') ?? []) unique.delete(id);
-
-    let seq = Number(head.seq);
-    let prev = head.row_hash;
-    const rows: FullEventRow[] = [];
-    for (const e of unique.values()) {
-      seq += 1;
-      const hash = rowHash(prev, seq, e.contentHash);
-      rows.push({ ...e, seq, prevHash: prev, rowHash: hash });
-      prev = hash;
+    if (head === undefined) throw missingHead();
+    const storedIds = new Set(head.stored?.split(',') ?? []);
+    const keep: PreparedBatch = { events: [], bodies: [], contentHashes: [], repeated: 0, checkStored: true, linked: null };
+    batch.events.forEach((e, i) => {
+      if (storedIds.has(e.id)) return;
+      (keep.events as IncomingEvent[]).push(e);
+      (keep.bodies as string[]).push(batch.bodies[i] as string);
+      (keep.contentHashes as string[]).push(batch.contentHashes[i] as string);
+    });
+    const from = { seq: Number(head.seq), hash: head.row_hash };
+    const duplicates = batch.repeated + storedIds.size;
+    if (keep.events.length === 0) return { inserted: 0, duplicates, headSeq: from.seq, headHash: from.hash };
+    const linked = link(keep, from);
+    if ((await insertRowJson(tx, linked.rows, { seq: linked.to.seq, rowHash: linked.to.hash })) !== keep.events.length) {
+      throw new StoredMeanwhile();
     }
-    if (rows.length > 0 && (await insertEventRows(tx, rows, { seq, rowHash: prev })) !== rows.length) throw new StoredMeanwhile();
-    return { inserted: rows.length, duplicates: batch.length - rows.length, headSeq: seq };
+    return { inserted: keep.events.length, duplicates, headSeq: linked.to.seq, headHash: linked.to.hash };
   }
+}
+
+/** Chains the batch's rows on from `from` and writes them out as the insert's parameter. */
+function link(
+  batch: Pick<PreparedBatch, 'events' | 'bodies' | 'contentHashes'>,
+  from: ChainEnd,
+): { from: ChainEnd; to: ChainEnd; rows: string } {
+  const rows = new Array<string>(batch.events.length);
+  let seq = from.seq;
+  let prev = from.hash;
+  for (let i = 0; i < batch.events.length; i++) {
+    seq += 1;
+    const hash = rowHash(prev, seq, batch.contentHashes[i] as string);
+    rows[i] = eventRowJson(batch.events[i] as IncomingEvent, batch.bodies[i] as string, { seq, prevHash: prev, rowHash: hash });
+    prev = hash;
+  }
+  return { from, to: { seq, hash: prev }, rows: `[${rows.join(',')}]` };
+}
+
+function missingHead(): VmiError {
+  return new VmiError(AuditErrors.DATABASE, 'chain head row is missing; migrations not applied');
 }

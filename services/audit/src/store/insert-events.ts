@@ -1,4 +1,5 @@
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
+import type { ChainedContent } from '../chain/row-hash.js';
 import type { AuditDb } from '../db/open.js';
 import type { NewEventRow } from '../db/schema.js';
 
@@ -11,59 +12,85 @@ export type FullEventRow = Required<Omit<NewEventRow, 'ingestedAt'>> & { readonl
 /** Anything that runs SQL: the database or a transaction on it. */
 export type SqlRunner = Pick<AuditDb, 'execute'>;
 
-/** Columns, their array cast, and how a row gives the value: one bound array per column. */
-const COLUMNS: [name: string, cast: SQL, value: (r: FullEventRow) => unknown][] = [
-  ['id', sql`::uuid[]`, (r) => r.id],
-  ['seq', sql`::bigint[]`, (r) => r.seq],
-  ['stream', sql`::text[]`, (r) => r.stream],
-  ['subject', sql`::text[]`, (r) => r.subject],
-  ['type', sql`::text[]`, (r) => r.type],
-  ['host', sql`::text[]`, (r) => r.host],
-  ['guest', sql`::text[]`, (r) => r.guest],
-  ['time', sql`::timestamptz[]`, (r) => r.time.toISOString()],
-  ['severity', sql`::text[]`, (r) => r.severity],
-  ['rule', sql`::text[]`, (r) => r.rule],
-  // jsonb[] literals would need their own escaping: text in, cast per row below.
-  ['body', sql`::text[]`, (r) => r.bodyJson ?? JSON.stringify(r.body)],
-  ['prev_hash', sql`::text[]`, (r) => r.prevHash],
-  ['row_hash', sql`::text[]`, (r) => r.rowHash],
-];
+/** Where a row sits in the hash chain. */
+export interface ChainLink {
+  readonly seq: number;
+  readonly prevHash: string;
+  readonly rowHash: string;
+}
 
 /**
- * Inserts many rows with one statement of thirteen bound arrays (`unnest`), instead of thirteen
- * parameters per row: far less to build, send and parse for a batch of a thousand. Rows whose id
- * is already stored are skipped (ON CONFLICT DO NOTHING); the count actually inserted is returned.
- * With `head`, the same statement moves the chain head there (one round trip for both).
+ * One row as a JSON object, the form {@link insertRowJson} takes. The body goes in as the JSON text
+ * it already is, so nothing is escaped twice; ISO times and hex hashes need no escaping.
  */
-export async function insertEventRows(
-  runner: SqlRunner,
-  rows: readonly FullEventRow[],
-  head?: { seq: number; rowHash: string },
-): Promise<number> {
-  if (rows.length === 0) return 0;
-  const names = sql.join(
-    COLUMNS.map(([name]) => sql.identifier(name)),
-    sql`, `,
+export function eventRowJson(e: Omit<ChainedContent, 'body'>, bodyJson: string, link: ChainLink): string {
+  const s = JSON.stringify;
+  return (
+    `{"id":${s(e.id)},"seq":${link.seq},"stream":${s(e.stream)},"subject":${s(e.subject)},"type":${s(e.type)},` +
+    `"host":${s(e.host)},"guest":${s(e.guest)},"time":"${e.time.toISOString()}","severity":${s(e.severity)},` +
+    `"rule":${s(e.rule)},"prev_hash":"${link.prevHash}","row_hash":"${link.rowHash}","body":${bodyJson}}`
   );
-  const arrays = sql.join(
-    COLUMNS.map(([, cast, value]) => sql`${sql.param(rows.map(value))}${cast}`),
-    sql`, `,
-  );
-  const selected = sql.join(
-    COLUMNS.map(([name]) => (name === 'body' ? sql`u.${sql.identifier(name)}::jsonb` : sql`u.${sql.identifier(name)}`)),
-    sql`, `,
-  );
+}
+
+/** The insert of a JSON array of rows (see {@link eventRowJson}), split into typed columns. */
+const insertRows = (rows: string) => sql`
+  insert into audit_events (id, seq, stream, subject, type, host, guest, time, severity, rule, body, prev_hash, row_hash)
+  select r.id, r.seq, r.stream, r.subject, r.type, r.host, r.guest, r.time, r.severity, r.rule, r.body, r.prev_hash, r.row_hash
+  from json_to_recordset(${sql.param(rows)}::json) as r(
+    id uuid, seq bigint, stream text, subject text, type text, host text, guest text, time timestamptz,
+    severity text, rule text, body jsonb, prev_hash text, row_hash text)`;
+
+/**
+ * Inserts many rows with one statement and one bound parameter: a JSON array of the rows (see
+ * {@link eventRowJson}), split into typed columns by `json_to_recordset`. Far less to build and
+ * send than a parameter per value, and no array-literal escaping. Rows whose id is already stored
+ * are skipped (ON CONFLICT DO NOTHING); the count actually inserted is returned. With `head`, the
+ * same statement moves the chain head there (one round trip for both).
+ */
+export async function insertRowJson(runner: SqlRunner, rows: string, head?: { seq: number; rowHash: string }): Promise<number> {
   const moveHead =
     head === undefined
       ? sql``
       : sql`, moved as (update audit_chain_head set seq = ${head.seq}::bigint, row_hash = ${head.rowHash} where id = 1 returning 1)`;
   // Both drivers answer with `rows`.
   const result = (await runner.execute(sql`
-    with inserted as (
-      insert into audit_events (${names}) select ${selected} from unnest(${arrays}) as u(${names})
-      on conflict (id) do nothing
-      returning 1
-    )${moveHead}
+    with inserted as (${insertRows(rows)} on conflict (id) do nothing returning 1)${moveHead}
     select count(*)::int as n from inserted`)) as { rows: { n?: unknown }[] };
   return Number(result.rows[0]?.n ?? 0);
+}
+
+/**
+ * Inserts rows linked in advance from `from` and moves the chain head to `to`, but only if the
+ * chain ends at `from`: the head row is locked and compared in the same statement. Answers the
+ * head as it was (under the lock) and the count inserted (none when the head was elsewhere).
+ */
+export async function insertLinkedRows(
+  runner: SqlRunner,
+  rows: string,
+  from: { seq: number; hash: string },
+  to: { seq: number; hash: string },
+): Promise<{ head: { seq: number; hash: string } | null; inserted: number }> {
+  const result = (await runner.execute(sql`
+    with head as (select seq, row_hash from audit_chain_head where id = 1 for update),
+    expected as (select 1 from head where seq = ${from.seq}::bigint and row_hash = ${from.hash}),
+    inserted as (${insertRows(rows)} where exists (select 1 from expected) on conflict (id) do nothing returning 1),
+    moved as (
+      update audit_chain_head set seq = ${to.seq}::bigint, row_hash = ${to.hash}
+      where id = 1 and exists (select 1 from expected) returning 1)
+    select h.seq, h.row_hash, (select count(*)::int from inserted) as n from head h`)) as {
+    rows: { seq: unknown; row_hash: string; n: unknown }[];
+  };
+  const row = result.rows[0];
+  return { head: row === undefined ? null : { seq: Number(row.seq), hash: row.row_hash }, inserted: Number(row?.n ?? 0) };
+}
+
+/** {@link insertRowJson} for whole rows. */
+export function insertEventRows(
+  runner: SqlRunner,
+  rows: readonly FullEventRow[],
+  head?: { seq: number; rowHash: string },
+): Promise<number> {
+  if (rows.length === 0) return Promise.resolve(0);
+  // jsonb keeps no key order: any JSON text of the body stores the same value.
+  return insertRowJson(runner, `[${rows.map((r) => eventRowJson(r, r.bodyJson ?? JSON.stringify(r.body), r)).join(',')}]`, head);
 }
