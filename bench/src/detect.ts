@@ -42,9 +42,11 @@ const CPU_WINDOW_MS = Number(process.env.BENCH_CPU_WINDOW_MS ?? 20_000);
 // scanner pulls renewed every 60 s with a heartbeat between), so the window sees its average.
 const EVENT_CPU_WINDOW_MS = Number(process.env.BENCH_EVENT_CPU_WINDOW_MS ?? 60_000);
 const STORM = 10_000;
-// Start-up work settles, the collection of its garbage included: V8 reduces the heap in a burst of
-// full collections some 10 to 60 s after the scanner's start-up allocations (its baselines).
-const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 60_000);
+// Start-up work settles, the collection of its garbage included: V8's memory reducer shrinks the
+// heap in one burst of full collections (some 0.6 s of CPU on all cores) 30 to 90 s after a phase of
+// heavy allocation (the scanner loading baselines, the trap samples); a window must come after it to
+// measure the idle steady state rather than that one-off.
+const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 120_000);
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 interface State {
