@@ -3,6 +3,7 @@ import type { JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import {
   CoreErrors,
   type DeadLetter,
+  idAt,
   isVmiError,
   NATS_HEADERS,
   Name,
@@ -55,14 +56,7 @@ function guestOf(data: Uint8Array): string | null {
  */
 export function deadLetterId(where: { stream: string; consumer: string }, streamSequence: number, timestampNanos: number): string {
   const digest = createHash('sha256').update(`${where.stream}\n${where.consumer}\n${streamSequence}\n${timestampNanos}`).digest();
-  const ms = Math.max(0, Math.floor(timestampNanos / 1e6));
-  const bytes = Buffer.alloc(16);
-  bytes.writeUIntBE(ms % 2 ** 48, 0, 6);
-  digest.copy(bytes, 6, 0, 10);
-  bytes[6] = 0x70 | ((bytes[6] ?? 0) & 0x0f);
-  bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return idAt(timestampNanos / 1e6, digest);
 }
 
 export function buildDeadLetter(m: JsMsg, err: unknown, where: { stream: string; consumer: string; hostName: string }): DeadLetter {
