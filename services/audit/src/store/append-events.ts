@@ -148,11 +148,7 @@ export class ChainWriter {
       return { inserted: outcome.inserted, duplicates: batch.repeated, headSeq: linked.to.seq, headHash: linked.to.hash };
     }
     // The chain ends elsewhere: nothing was inserted, and the head is locked now. Link again.
-    const relinked = link(batch, outcome.head);
-    if ((await insertRowJson(tx, relinked.rows, { seq: relinked.to.seq, rowHash: relinked.to.hash })) !== batch.events.length) {
-      throw new StoredMeanwhile();
-    }
-    return { inserted: batch.events.length, duplicates: batch.repeated, headSeq: relinked.to.seq, headHash: relinked.to.hash };
+    return insertFromHead(tx, batch, outcome.head, batch.repeated);
   }
 
   /**
@@ -169,22 +165,35 @@ export class ChainWriter {
     const head = locked.rows[0];
     if (head === undefined) throw missingHead();
     const storedIds = new Set(head.stored?.split(',') ?? []);
-    const keep: PreparedBatch = { events: [], bodies: [], contentHashes: [], repeated: 0, checkStored: true, linked: null };
+    const keep = { events: [] as IncomingEvent[], bodies: [] as string[], contentHashes: [] as string[] };
     batch.events.forEach((e, i) => {
       if (storedIds.has(e.id)) return;
-      (keep.events as IncomingEvent[]).push(e);
-      (keep.bodies as string[]).push(batch.bodies[i] as string);
-      (keep.contentHashes as string[]).push(batch.contentHashes[i] as string);
+      keep.events.push(e);
+      keep.bodies.push(batch.bodies[i] as string);
+      keep.contentHashes.push(batch.contentHashes[i] as string);
     });
     const from = { seq: Number(head.seq), hash: head.row_hash };
     const duplicates = batch.repeated + storedIds.size;
     if (keep.events.length === 0) return { inserted: 0, duplicates, headSeq: from.seq, headHash: from.hash };
-    const linked = link(keep, from);
-    if ((await insertRowJson(tx, linked.rows, { seq: linked.to.seq, rowHash: linked.to.hash })) !== keep.events.length) {
-      throw new StoredMeanwhile();
-    }
-    return { inserted: keep.events.length, duplicates, headSeq: linked.to.seq, headHash: linked.to.hash };
+    return insertFromHead(tx, keep, from, duplicates);
   }
+}
+
+/**
+ * Links the rows on from the head, locked by this transaction, inserts them and moves the head
+ * there; an id stored by someone else meanwhile throws {@link StoredMeanwhile}.
+ */
+async function insertFromHead(
+  tx: SqlRunner,
+  part: Pick<PreparedBatch, 'events' | 'bodies' | 'contentHashes'>,
+  head: ChainEnd,
+  duplicates: number,
+): Promise<AppendResult & { headHash: string }> {
+  const linked = link(part, head);
+  if ((await insertRowJson(tx, linked.rows, { seq: linked.to.seq, rowHash: linked.to.hash })) !== part.events.length) {
+    throw new StoredMeanwhile();
+  }
+  return { inserted: part.events.length, duplicates, headSeq: linked.to.seq, headHash: linked.to.hash };
 }
 
 /** Chains the batch's rows on from `from` and writes them out as the insert's parameter. */
