@@ -6,7 +6,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GuestErrors, VmiError } from '@vmi/contracts';
-import { cont, QmpClient, quit, stop } from '@vmi/qmp';
+import { cont, QmpClient, type QmpStatus, queryStatus, quit, stop } from '@vmi/qmp';
 import type { GuestImage, GuestImageFiles } from '../image/guest-image.js';
 import type { GuestProfile } from '../profile/guest-profile.js';
 import { registerGuest } from './guest-registry.js';
@@ -146,11 +146,16 @@ export class Guest {
     return this.withControl(cont);
   }
 
-  private async withControl(command: (client: QmpClient) => Promise<void>): Promise<void> {
+  /** The vCPUs' run state, as QMP `query-status` reports it on the launcher's own monitor. */
+  status(): Promise<QmpStatus> {
+    return this.withControl(queryStatus);
+  }
+
+  private async withControl<T>(command: (client: QmpClient) => Promise<T>): Promise<T> {
     if (!this.running || this.closing) throw new VmiError(GuestErrors.EXITED, 'guest is not running');
     const client = await QmpClient.connect(this.controlQmpPath, { connectTimeoutMs: 5_000, commandTimeoutMs: 5_000 });
     try {
-      await command(client);
+      return await command(client);
     } finally {
       await client.close();
     }
