@@ -49,6 +49,19 @@ export function ocsfSeverityId(severity: SeverityName): number {
   return OCSF_SEVERITY_ID[severity];
 }
 
+/** The fixed part of every OCSF Detection Finding the platform creates (class 2004, Create, New). */
+export const OCSF_FINDING_CREATED = {
+  class_uid: 2004,
+  class_name: 'Detection Finding',
+  category_uid: 2,
+  category_name: 'Findings',
+  activity_id: 1,
+  activity_name: 'Create',
+  type_uid: 200401,
+  status_id: 1,
+  status: 'New',
+} as const;
+
 /** Subset of OCSF 1.3 Detection Finding (class 2004) the platform fills, every field present. */
 export const OcsfDetectionFinding = Type.Object(
   {
