@@ -60,23 +60,28 @@ class StoredMeanwhile extends Error {}
 const ATTEMPTS = 3;
 
 /**
- * The only writer of the hash chain. A batch appends in one transaction that locks the chain head
- * row, so the chain stays linear even with several writer processes; within a process, batches
- * queue here so they do not contend for that lock and commit one at a time, in the order they
- * were appended. Ids already stored are left out before the chain is computed, so a redelivery is
- * neither stored twice nor chained.
+ * The only writer of the hash chain. A batch appends atomically while holding the lock on the
+ * chain head row, so the chain stays linear even with several writer processes; within a process,
+ * batches queue here so they do not contend for that lock and commit one at a time, in the order
+ * they were appended. Ids already stored are left out before the chain is computed, so a
+ * redelivery is neither stored twice nor chained.
  *
  * The costly part happens when a batch is appended, not when its turn comes: bodies are hashed,
  * and the batch is linked to where the batches queued before it will end the chain and written
- * out as the insert's parameter. Its transaction then only checks, under the head lock and in the
- * same statement as the insert, that the chain does end there; if not (another writer appended,
- * a batch before it failed), it links again from the real head. A batch that turns out to hold
- * stored ids is rolled back and appended again after a check of which ids are stored.
+ * out as the insert's parameter. Its turn is then one statement that checks, under the head lock,
+ * that the chain does end there, inserts and moves the head; if the chain ends elsewhere (another
+ * writer appended, a batch before it failed), a transaction links it again from the real head. A
+ * batch appended while that end was unknown (the first one, one queued behind a batch that checks
+ * for stored ids) is linked when its turn comes, from where the batch before it left the chain, so
+ * the batches after it are linked in advance again. A batch that turns out to hold stored ids
+ * fails as a whole and is appended again after a check of which ids are stored.
  */
 export class ChainWriter {
   private tail: Promise<unknown> = Promise.resolve();
-  /** Where the chain will end once every queued batch commits; null: ask the database. */
+  /** Where the chain will end once every queued batch commits; null: not known yet. */
   private expectedEnd: ChainEnd | null = null;
+  /** Where the last batch this writer finished left the chain; null: ask the database. */
+  private committedEnd: ChainEnd | null = null;
   private queued = 0;
 
   constructor(private readonly db: AuditDb) {}
@@ -84,20 +89,32 @@ export class ChainWriter {
   append(batch: readonly IncomingEvent[]): Promise<AppendResult> {
     const prepared = this.prepare(batch);
     this.queued++;
-    const run = this.tail.then(() => this.appendNow(prepared));
+    const run = this.tail.then(() => this.turn(prepared));
     this.tail = run
       .then((result) => {
         // Batches queued after this one were linked to its expected end; they re-link themselves
         // if that was wrong. With none queued, what the database now holds is the next start.
-        if (this.queued === 1) this.expectedEnd = { seq: result.headSeq, hash: result.headHash };
+        this.committedEnd = { seq: result.headSeq, hash: result.headHash };
+        if (this.queued === 1) this.expectedEnd = this.committedEnd;
       })
       .catch(() => {
+        this.committedEnd = null;
         if (this.queued === 1) this.expectedEnd = null;
       })
       .finally(() => {
         this.queued--;
       });
     return run.then(({ inserted, duplicates, headSeq }) => ({ inserted, duplicates, headSeq }));
+  }
+
+  /** A batch's turn: one not linked in advance is linked now, when the chain's end is known. */
+  private turn(batch: PreparedBatch): Promise<AppendResult & { headHash: string }> {
+    if (batch.linked === null && !batch.checkStored && this.committedEnd !== null && batch.events.length > 0) {
+      batch.linked = link(batch, this.committedEnd);
+      // Nothing queued behind it: the batch appended next links on from here in advance.
+      if (this.queued === 1) this.expectedEnd = batch.linked.to;
+    }
+    return this.appendNow(batch);
   }
 
   private prepare(batch: readonly IncomingEvent[]): PreparedBatch {
@@ -128,9 +145,11 @@ export class ChainWriter {
   private async appendNow(batch: PreparedBatch): Promise<AppendResult & { headHash: string }> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.db.transaction((tx) =>
-          batch.checkStored || batch.linked === null ? this.appendChecked(tx, batch) : this.appendLinked(tx, batch),
-        );
+        if (!batch.checkStored && batch.linked !== null) {
+          const done = await this.appendLinked(batch);
+          if (done !== null) return done;
+        }
+        return await this.db.transaction((tx) => this.appendChecked(tx, batch));
       } catch (err) {
         if (!(err instanceof StoredMeanwhile) || attempt >= ATTEMPTS) throw err;
         batch.checkStored = true;
@@ -138,17 +157,22 @@ export class ChainWriter {
     }
   }
 
-  /** The usual case: linked in advance; one statement checks the head, inserts and moves the head. */
-  private async appendLinked(tx: SqlRunner, batch: PreparedBatch): Promise<AppendResult & { headHash: string }> {
+  /**
+   * The usual case: linked in advance, so one statement checks the head, inserts and moves the
+   * head. A statement is atomic on its own, so it runs outside an explicit transaction: no BEGIN
+   * and COMMIT round trips, which wait on this process's event loop while it prepares the next
+   * batch. Null when the chain ends elsewhere (nothing was written): the caller links again from
+   * the head under a transaction.
+   */
+  private async appendLinked(batch: PreparedBatch): Promise<(AppendResult & { headHash: string }) | null> {
     const linked = batch.linked as NonNullable<PreparedBatch['linked']>;
-    const outcome = await insertLinkedRows(tx, linked.rows, linked.from, linked.to);
+    const outcome = await insertLinkedRows(this.db, linked.rows, linked.from, linked.to).catch((err: unknown) => {
+      // A stored id fails the whole statement, so nothing of the batch is kept.
+      throw isStoredIdConflict(err) ? new StoredMeanwhile() : err;
+    });
     if (outcome.head === null) throw missingHead();
-    if (outcome.head.seq === linked.from.seq && outcome.head.hash === linked.from.hash) {
-      if (outcome.inserted !== batch.events.length) throw new StoredMeanwhile();
-      return { inserted: outcome.inserted, duplicates: batch.repeated, headSeq: linked.to.seq, headHash: linked.to.hash };
-    }
-    // The chain ends elsewhere: nothing was inserted, and the head is locked now. Link again.
-    return insertFromHead(tx, batch, outcome.head, batch.repeated);
+    if (outcome.head.seq !== linked.from.seq || outcome.head.hash !== linked.from.hash) return null;
+    return { inserted: outcome.inserted, duplicates: batch.repeated, headSeq: linked.to.seq, headHash: linked.to.hash };
   }
 
   /**
@@ -211,6 +235,16 @@ function link(
     prev = hash;
   }
   return { from, to: { seq, hash: prev }, rows: `[${rows.join(',')}]` };
+}
+
+/** A unique violation on the primary key: an id of the batch is stored already. */
+function isStoredIdConflict(err: unknown): boolean {
+  // drizzle wraps the driver's error; both drivers give the SQLSTATE and the constraint.
+  for (let e = err as { code?: unknown; constraint?: unknown; cause?: unknown } | undefined, depth = 0; e != null && depth < 3; depth++) {
+    if (e.code === '23505') return e.constraint === 'audit_events_pkey';
+    e = e.cause as typeof e;
+  }
+  return false;
 }
 
 function missingHead(): VmiError {

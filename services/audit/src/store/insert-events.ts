@@ -61,8 +61,11 @@ export async function insertRowJson(runner: SqlRunner, rows: string, head?: { se
 
 /**
  * Inserts rows linked in advance from `from` and moves the chain head to `to`, but only if the
- * chain ends at `from`: the head row is locked and compared in the same statement. Answers the
- * head as it was (under the lock) and the count inserted (none when the head was elsewhere).
+ * chain ends at `from`: the head row is locked and compared in the same statement, so the
+ * statement needs no transaction around it. Answers the head as it was (under the lock) and the
+ * count inserted (none when the head was elsewhere). An id already stored is not skipped but
+ * fails the statement (unique violation on the primary key): skipping it would move the head past
+ * a row that is not there.
  */
 export async function insertLinkedRows(
   runner: SqlRunner,
@@ -73,7 +76,7 @@ export async function insertLinkedRows(
   const result = (await runner.execute(sql`
     with head as (select seq, row_hash from audit_chain_head where id = 1 for update),
     expected as (select 1 from head where seq = ${from.seq}::bigint and row_hash = ${from.hash}),
-    inserted as (${insertRows(rows)} where exists (select 1 from expected) on conflict (id) do nothing returning 1),
+    inserted as (${insertRows(rows)} where exists (select 1 from expected) returning 1),
     moved as (
       update audit_chain_head set seq = ${to.seq}::bigint, row_hash = ${to.hash}
       where id = 1 and exists (select 1 from expected) returning 1)
