@@ -85,39 +85,46 @@ describe('a batch consumer', () => {
     expect(handle.stats.deadLettered).toBe(0);
   });
 
-  it('pulls and validates the next batch while the handler works, holds no third, and keeps stream order', async () => {
-    const js = jetstream(sandbox.nc);
-    const msgs = Array.from({ length: 40 }, () => scanRequest());
-    for (const m of msgs) await publishMessage(js, sandbox.subjects.scan(m.host, m.guest), m);
-    const def = sandbox.consumer('scans', 'prefetch');
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const stored: string[] = [];
-    handle = await runBatchConsumer({
-      nc: sandbox.nc,
-      consumer: def,
-      validator: validators.scanRequest,
-      logger: sandbox.logger,
-      subjects: sandbox.subjects,
-      batchSize: 10,
-      handler: async (batch) => {
-        await gate;
-        stored.push(...batch.map((b) => b.value.id));
-      },
-    });
-    // The first batch is stuck in its handler; the second is pulled meanwhile, a third is not.
-    await eventually(() => handle?.stats.inFlight === 20, 'two batches held');
-    await new Promise((r) => setTimeout(r, 300));
-    const info = await (await jetstreamManager(sandbox.nc)).consumers.info(def.stream, def.durable_name);
-    expect(info.num_ack_pending).toBe(20);
-    expect(handle.stats.inFlight).toBe(20);
-    expect(stored).toEqual([]);
-    release();
-    await eventually(() => handle?.stats.processed === 40, 'all stored');
-    expect(stored).toEqual(msgs.map((m) => m.id));
-  });
+  it.each([
+    [undefined, 2],
+    [3, 3],
+  ])(
+    'pulls and validates later batches while the handler works, holds no more than heldBatches (%s), and keeps stream order',
+    async (heldBatches, held) => {
+      const js = jetstream(sandbox.nc);
+      const msgs = Array.from({ length: 40 }, () => scanRequest());
+      for (const m of msgs) await publishMessage(js, sandbox.subjects.scan(m.host, m.guest), m);
+      const def = sandbox.consumer('scans', `prefetch-${held}`);
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const stored: string[] = [];
+      handle = await runBatchConsumer({
+        nc: sandbox.nc,
+        consumer: def,
+        validator: validators.scanRequest,
+        logger: sandbox.logger,
+        subjects: sandbox.subjects,
+        batchSize: 10,
+        ...(heldBatches === undefined ? {} : { heldBatches }),
+        handler: async (batch) => {
+          await gate;
+          stored.push(...batch.map((b) => b.value.id));
+        },
+      });
+      // The first batch is stuck in its handler; the next are pulled meanwhile, up to the limit.
+      await eventually(() => handle?.stats.inFlight === held * 10, `${held} batches held`);
+      await new Promise((r) => setTimeout(r, 300));
+      const info = await (await jetstreamManager(sandbox.nc)).consumers.info(def.stream, def.durable_name);
+      expect(info.num_ack_pending).toBe(held * 10);
+      expect(handle.stats.inFlight).toBe(held * 10);
+      expect(stored).toEqual([]);
+      release();
+      await eventually(() => handle?.stats.processed === 40, 'all stored');
+      expect(stored).toEqual(msgs.map((m) => m.id));
+    },
+  );
 
   it('with overlap, starts the next handler while one runs, never more than two at once', async () => {
     const js = jetstream(sandbox.nc);

@@ -83,11 +83,17 @@ export interface RunBatchConsumerOptions<T extends TSchema> extends CommonOption
   /** Most messages per batch (default 256). */
   batchSize?: number;
   /**
-   * Start the next batch's handler as soon as that batch is validated, while the current one's
-   * may still run (at most two at once), instead of after it. For a handler that orders its own
-   * commits (a queue, say) and can prepare the next batch meanwhile. Default false.
+   * Start the next batch's handler as soon as that batch is validated, while the earlier ones'
+   * may still run (at most `heldBatches` at once), instead of after them. For a handler that
+   * orders its own commits (a queue, say) and can prepare the next batch meanwhile. Default false.
    */
   overlap?: boolean;
+  /**
+   * Batches pulled and not yet acked, at most (default 2: the one being handled and the next).
+   * More lets the pull, validation and preparation of later batches ride out a slow moment
+   * instead of leaving the handler waiting; memory and unacked messages grow with it.
+   */
+  heldBatches?: number;
 }
 
 /** A message's context, read from the message itself when asked (batches hold thousands). */
@@ -364,13 +370,14 @@ interface DecodedBatch<T extends TSchema> {
 /**
  * Like {@link runConsumer}, but the handler gets every valid message of one pull at once (for
  * batched database inserts). The next batch is pulled and validated while the handler still works
- * on the current one, and no further: at most two batches are held, each acked when its handler
- * resolves. Handlers run one after another, in stream order, unless `overlap` is set.
+ * on the current one, and no further than `heldBatches` (two by default) are held, each acked when
+ * its handler resolves. Handlers run one after another, in stream order, unless `overlap` is set.
  */
 export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsumerOptions<T>): Promise<ConsumerHandle> {
   const core = new ConsumerCore(options);
   const consumer = await core.open();
   const batchSize = Math.max(1, options.batchSize ?? 256);
+  const heldBatches = Math.max(1, options.heldBatches ?? 2);
 
   const handleOne = async (m: JsMsg, item: BatchItem<T>): Promise<void> => {
     try {
@@ -436,8 +443,8 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
   const loop = (async () => {
     let previous: Promise<void> = Promise.resolve();
     while (core.running) {
-      // Bounded memory: the pull after this one waits until the oldest held batch is done.
-      while (held.length > 1) await held[0];
+      // Bounded memory: no pull while as many batches as allowed are held.
+      while (held.length >= heldBatches) await held[0];
       if (!core.running) break;
       const messages: JsMsg[] = [];
       try {
