@@ -58,7 +58,7 @@ export function toIncoming(stream: StreamKey, batch: readonly BatchItem<Decoded>
  * transaction, then acked, so a crash at any point leaves messages unacked rather than lost, and
  * a redelivery is skipped by id. The consumer overlaps batches: while one commits, the next is
  * pulled, validated, hashed and serialised, and queues in the chain writer, which commits batches
- * one at a time in the order they arrive. At most two batches per loop are held, and JetStream's
+ * one at a time in the order they arrive. At most three batches per loop are held, and JetStream's
  * max_ack_pending bounds what is in flight.
  */
 export async function startIngest(options: IngestOptions): Promise<Ingest> {
@@ -75,6 +75,10 @@ export async function startIngest(options: IngestOptions): Promise<Ingest> {
             batchSize: options.batchSize,
             // The writer orders the commits; its prepare step runs while the previous batch commits.
             overlap: true,
+            // One batch commits, one waits prepared, one is pulled and prepared: a pull that is
+            // slow to arrive (the server is busy with the acks sent just before it) or a busy
+            // moment of the CPU then delays a batch that is not needed yet.
+            heldBatches: 3,
             // The first loop creates or updates the durable; the others join it.
             ensure: loop === 0,
             handler: async (batch) => {

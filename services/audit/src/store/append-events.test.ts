@@ -75,4 +75,18 @@ describe.each(BACKENDS)('the chain writer links queued batches and recovers from
     expect(marked).toMatchObject({ inserted: 1, duplicates: 1 });
     expect(await chain()).toMatchObject({ ok: true, checked: 166 });
   });
+
+  it('links batches queued behind a stored-id check on from where that check leaves the chain', async () => {
+    const writer = new ChainWriter(database.db);
+    const stored = events(4000, 5);
+    await writer.append(stored);
+    const results = await Promise.all([
+      writer.append(events(4005, 5)),
+      writer.append([{ ...(stored[0] as IncomingEvent), redelivered: true }, incoming(4010, true)]),
+      writer.append(events(4011, 5)),
+      writer.append(events(4016, 5)),
+    ]);
+    expect(results.map((r) => r.inserted)).toEqual([5, 1, 5, 5]);
+    expect(await chain()).toMatchObject({ ok: true, checked: 187 });
+  });
 });

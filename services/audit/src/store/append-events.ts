@@ -82,39 +82,64 @@ export class ChainWriter {
   private expectedEnd: ChainEnd | null = null;
   /** Where the last batch this writer finished left the chain; null: ask the database. */
   private committedEnd: ChainEnd | null = null;
-  private queued = 0;
+  /** Batches appended and not finished, oldest (the one whose turn it is) first. */
+  private readonly queue: PreparedBatch[] = [];
 
   constructor(private readonly db: AuditDb) {}
 
   append(batch: readonly IncomingEvent[]): Promise<AppendResult> {
     const prepared = this.prepare(batch);
-    this.queued++;
+    this.queue.push(prepared);
     const run = this.tail.then(() => this.turn(prepared));
     this.tail = run
-      .then((result) => {
+      .then(
+        (result) => {
+          this.committedEnd = { seq: result.headSeq, hash: result.headHash };
+        },
+        () => {
+          this.committedEnd = null;
+        },
+      )
+      .finally(() => {
+        this.queue.shift();
         // Batches queued after this one were linked to its expected end; they re-link themselves
         // if that was wrong. With none queued, what the database now holds is the next start.
-        this.committedEnd = { seq: result.headSeq, hash: result.headHash };
-        if (this.queued === 1) this.expectedEnd = this.committedEnd;
-      })
-      .catch(() => {
-        this.committedEnd = null;
-        if (this.queued === 1) this.expectedEnd = null;
-      })
-      .finally(() => {
-        this.queued--;
+        if (this.queue.length === 0) this.expectedEnd = this.committedEnd;
       });
     return run.then(({ inserted, duplicates, headSeq }) => ({ inserted, duplicates, headSeq }));
   }
 
-  /** A batch's turn: one not linked in advance is linked now, when the chain's end is known. */
+  /**
+   * A batch's turn. One appended while the chain's end was unknown is linked now, from where the
+   * batch before it left the chain; the batches queued behind it are linked on from there once
+   * its statement is on its way, so they, and the ones appended after them, are linked in advance.
+   */
   private turn(batch: PreparedBatch): Promise<AppendResult & { headHash: string }> {
+    let linkQueued = false;
     if (batch.linked === null && !batch.checkStored && this.committedEnd !== null && batch.events.length > 0) {
       batch.linked = link(batch, this.committedEnd);
-      // Nothing queued behind it: the batch appended next links on from here in advance.
-      if (this.queued === 1) this.expectedEnd = batch.linked.to;
+      linkQueued = true;
     }
-    return this.appendNow(batch);
+    const result = this.appendNow(batch);
+    if (linkQueued) setImmediate(() => this.linkQueued());
+    return result;
+  }
+
+  /** Links each queued batch that is not linked yet on from the one before it, where that is known. */
+  private linkQueued(): void {
+    let end: ChainEnd | null = null;
+    for (const b of this.queue) {
+      if (b.events.length === 0) continue;
+      if (b.checkStored) {
+        end = null;
+      } else if (b.linked !== null) {
+        end = b.linked.to;
+      } else if (end !== null) {
+        b.linked = link(b, end);
+        end = b.linked.to;
+      }
+    }
+    this.expectedEnd = end;
   }
 
   private prepare(batch: readonly IncomingEvent[]): PreparedBatch {
