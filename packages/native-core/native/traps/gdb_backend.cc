@@ -502,15 +502,28 @@ class GdbBackend final : public TrapBackend {
     if (batch.empty()) return true;
     Status stop = Interrupt();
     bool keep_going = true;
+    // Watches and unwatches in a row are staged and QEMU's watchpoints synced once for all their
+    // pages: protecting a table entry by entry would otherwise re-install the page's shared
+    // watchpoint (a z2 and a Z2 round trip) once per entry.
+    StagedWatches staged;
     for (auto& c : batch) {
       if (!stop.ok()) {
         c.done.set_value(stop);
         if (c.kind == Command::Kind::kClose) keep_going = false;
         continue;
       }
+      if (c.kind == Command::Kind::kWatch) {
+        StageWatch(c, staged);
+        continue;
+      }
+      if (c.kind == Command::Kind::kUnwatch) {
+        StageUnwatch(c, staged);
+        continue;
+      }
+      SyncStaged(staged);
       switch (c.kind) {
-        case Command::Kind::kWatch: c.done.set_value(ApplyWatch(c.spec)); break;
-        case Command::Kind::kUnwatch: c.done.set_value(ApplyUnwatch(c.id)); break;
+        case Command::Kind::kWatch:
+        case Command::Kind::kUnwatch: break;
         case Command::Kind::kArm: c.done.set_value(ApplyArm()); break;
         case Command::Kind::kRelease: c.done.set_value(ApplyRelease(c.seq, c.restore)); break;
         case Command::Kind::kClose:
@@ -519,6 +532,7 @@ class GdbBackend final : public TrapBackend {
           break;
       }
     }
+    SyncStaged(staged);
     if (!stop.ok()) {
       LinkLost(stop.detail);
       return false;
@@ -632,42 +646,63 @@ class GdbBackend final : public TrapBackend {
     return pages;
   }
 
-  Status ApplyWatch(const WatchSpec& spec) {
-    if (watches_.count(spec.id) != 0) return Status::Error(TrapStatus::kInvalidArgument, "watch id already in use");
-    if (spec.length == 0) return Status::Error(TrapStatus::kInvalidArgument, "empty watch range");
+  // Watches and unwatches applied to watches_ whose QEMU watchpoints are not synced yet.
+  struct StagedWatches {
+    std::vector<Command*> watches;
+    std::vector<Command*> unwatches;
+    std::vector<uint64_t> pages;
+  };
+
+  void StageWatch(Command& c, StagedWatches& staged) {
+    const WatchSpec& spec = c.spec;
+    if (watches_.count(spec.id) != 0) return c.done.set_value(Status::Error(TrapStatus::kInvalidArgument, "watch id already in use"));
+    if (spec.length == 0) return c.done.set_value(Status::Error(TrapStatus::kInvalidArgument, "empty watch range"));
     WatchState w;
     w.spec = spec;
     w.shadow.resize(spec.length);
     if (!ram_.Read(spec.phys, w.shadow.data(), spec.length)) {
-      return Status::Error(TrapStatus::kInvalidArgument, "watched range lies outside guest RAM");
+      return c.done.set_value(Status::Error(TrapStatus::kInvalidArgument, "watched range lies outside guest RAM"));
     }
     for (uint64_t a = spec.virt; a < spec.virt + spec.length;) {
       uint64_t end = std::min<uint64_t>(spec.virt + spec.length, (a & ~(kChunk - 1)) + kChunk);
       w.chunks.emplace_back(a, end - a);
       a = end;
     }
-    const std::vector<uint64_t> pages = PagesOf(w);
+    for (uint64_t page : PagesOf(w)) staged.pages.push_back(page);
     watches_.emplace(spec.id, std::move(w));
-    Status s = SyncPages(pages);
-    if (!s.ok()) {
-      watches_.erase(spec.id);
-      SyncPages(pages);
-      return s;
-    }
-    auto& added = watches_.at(spec.id);
-    if (gens_.is_open()) added.gen_slot = gens_.Claim(spec.phys, spec.length);
-    watch_count_ = watches_.size();
-    return Status::Ok();
+    staged.watches.push_back(&c);
   }
 
-  Status ApplyUnwatch(uint32_t id) {
-    auto it = watches_.find(id);
-    if (it == watches_.end()) return Status::Error(TrapStatus::kNotFound, "no watch with id " + std::to_string(id));
-    const std::vector<uint64_t> pages = PagesOf(it->second);
+  void StageUnwatch(Command& c, StagedWatches& staged) {
+    auto it = watches_.find(c.id);
+    if (it == watches_.end()) return c.done.set_value(Status::Error(TrapStatus::kNotFound, "no watch with id " + std::to_string(c.id)));
+    for (uint64_t page : PagesOf(it->second)) staged.pages.push_back(page);
     if (it->second.gen_slot >= 0) gens_.Free(it->second.gen_slot);
     watches_.erase(it);
+    staged.unwatches.push_back(&c);
+  }
+
+  // Syncs the staged pages once. If QEMU refuses, the staged watches are taken back (the pages
+  // synced again without them) and every staged command gets the refusal.
+  void SyncStaged(StagedWatches& staged) {
+    if (staged.watches.empty() && staged.unwatches.empty()) return;
+    std::sort(staged.pages.begin(), staged.pages.end());
+    staged.pages.erase(std::unique(staged.pages.begin(), staged.pages.end()), staged.pages.end());
+    Status s = SyncPages(staged.pages);
+    if (s.ok()) {
+      for (Command* c : staged.watches) {
+        // A watch unwatched again within the same batch is gone already.
+        auto it = watches_.find(c->spec.id);
+        if (it != watches_.end() && gens_.is_open()) it->second.gen_slot = gens_.Claim(c->spec.phys, c->spec.length);
+      }
+    } else {
+      for (Command* c : staged.watches) watches_.erase(c->spec.id);
+      SyncPages(staged.pages);
+    }
     watch_count_ = watches_.size();
-    return SyncPages(pages);
+    for (Command* c : staged.watches) c->done.set_value(s);
+    for (Command* c : staged.unwatches) c->done.set_value(s);
+    staged = StagedWatches{};
   }
 
   Status ApplyArm() {

@@ -158,6 +158,35 @@ describe('gdbstub trap backend on a real guest', () => {
     }
   });
 
+  it('arms watches asked for at once together, and disarms them together', async () => {
+    const table = symbolAddress(guest.profile, 'sys_call_table');
+    const e = await open();
+    const entries = Array.from({ length: 256 }, (_, nr) => table + BigInt(8 * nr));
+    await Promise.all(
+      entries.map((virt, nr) =>
+        e.protect({ tag: `sct-${nr}`, virt, phys: imageVirtToPhys(guest.profile, virt), length: 8, aliases: 'none' }),
+      ),
+    );
+    // 2 KiB of entries may straddle a page boundary: one shared watchpoint per page.
+    const pages = new Set(entries.map((v) => v >> 12n)).size;
+    expect(e.counters()).toMatchObject({ watches: 256, armed: pages });
+    try {
+      await run(`echo 'hook-syscall ${table.toString(16)} 200 image' > /proc/vmi_attack`);
+      await settle(1);
+      expect(events.map((ev) => ev.tag)).toEqual(['sct-200']);
+    } finally {
+      await run("echo 'restore' > /proc/vmi_attack");
+    }
+    await settle(2);
+    events.length = 0;
+    await Promise.all(entries.map((_, nr) => e.unprotect(`sct-${nr}`)));
+    expect(e.counters()).toMatchObject({ watches: 0, armed: 0 });
+    await run(`echo 'hook-syscall ${table.toString(16)} 200 image' > /proc/vmi_attack`);
+    await run("echo 'restore' > /proc/vmi_attack");
+    await settle(1, 500);
+    expect(events).toHaveLength(0);
+  });
+
   it('delivers 1,000 events for a burst of 1,000 writes, in order', async () => {
     const info = await attackInfo();
     const virt = BigInt(info.burst_target ?? '0');
