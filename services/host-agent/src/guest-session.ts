@@ -264,20 +264,27 @@ export class GuestSession {
     return [...plan.notes];
   }
 
+  // Every watch is asked for at once: the engine applies what arrives together in one stop of the
+  // guest (and one watchpoint sync per page), where one at a time costs a stop each.
   private async armWatches(plan: ArmPlan): Promise<void> {
-    for (const w of plan.watches) {
+    const asked = plan.watches.flatMap((w) => {
       const mechanism: MechanismName = w.backend === 'gdbstub' ? 'watchpoint' : 'uffd-wp';
       const source = this.sources.find((s) => s.mechanism === mechanism);
-      if (source === undefined) continue;
-      const id = await source.watch({ virt: w.virt, phys: w.phys, length: w.length });
-      this.watchIds.push({ source, id });
-    }
+      return source === undefined ? [] : [{ source, id: source.watch({ virt: w.virt, phys: w.phys, length: w.length }) }];
+    });
+    const settled = await Promise.allSettled(asked.map((a) => a.id));
+    let failure: unknown = null;
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') this.watchIds.push({ source: (asked[i] as (typeof asked)[number]).source, id: r.value });
+      else failure ??= r.reason;
+    });
+    if (failure !== null) throw failure;
   }
 
   private async disarm(): Promise<void> {
     const ids = this.watchIds;
     this.watchIds = [];
-    for (const { source, id } of ids) await source.unwatch(id).catch((err: unknown) => this.log.warn({ err }, 'unwatch failed'));
+    await Promise.all(ids.map(({ source, id }) => source.unwatch(id).catch((err: unknown) => this.log.warn({ err }, 'unwatch failed'))));
   }
 
   private async takeBaselines(regions: readonly ResolvedRegion[], plan: ArmPlan): Promise<void> {
