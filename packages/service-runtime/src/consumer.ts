@@ -120,10 +120,6 @@ class DeliveredContext implements MessageContext {
   }
 }
 
-/** Messages validated between two turns of the event loop, so a commit's reply is not kept waiting. */
-const DECODE_SLICE = 100;
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 const defaultRetryDelay = (deliveries: number) => Math.min(30_000, 500 * 2 ** Math.max(0, deliveries - 1));
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
@@ -367,6 +363,11 @@ interface DecodedBatch<T extends TSchema> {
   links: Link[];
 }
 
+/** A batch being pulled: its valid messages so far, and those that failed validation. */
+interface ArrivingBatch<T extends TSchema> extends DecodedBatch<T> {
+  refused: { m: JsMsg; err: unknown }[];
+}
+
 /**
  * Like {@link runConsumer}, but the handler gets every valid message of one pull at once (for
  * batched database inserts). The next batch is pulled and validated while the handler still works
@@ -389,28 +390,30 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
     }
   };
 
-  /** Validates a pulled batch; what fails is dead-lettered (and acked) here. */
-  const decodeBatch = async (batch: JsMsg[]): Promise<DecodedBatch<T>> => {
-    const items: BatchItem<T>[] = [];
-    const accepted: JsMsg[] = [];
-    const links: Link[] = [];
-    for (let i = 0; i < batch.length; i++) {
-      const m = batch[i] as JsMsg;
-      if (i > 0 && i % DECODE_SLICE === 0) await nextTurn();
-      let value: Static<T>;
-      try {
-        value = options.validator.decode(m.data);
-      } catch (err) {
-        await core.deadLetter(m, err);
-        continue;
-      }
-      const traceContext = extractTraceContext(m.headers, ROOT_CONTEXT);
-      const sc = trace.getSpanContext(traceContext);
-      if (sc !== undefined) links.push({ context: sc });
-      items.push({ value, ctx: core.context(m, traceContext) });
-      accepted.push(m);
+  /**
+   * Validates one message of a batch as it arrives, so validation overlaps the rest of the pull
+   * (the event loop still turns between the socket reads that deliver the batch). What fails is
+   * kept aside for {@link deadLetterRefused}.
+   */
+  const validate = (batch: ArrivingBatch<T>, m: JsMsg): void => {
+    let value: Static<T>;
+    try {
+      value = options.validator.decode(m.data);
+    } catch (err) {
+      batch.refused.push({ m, err });
+      return;
     }
-    return { items, accepted, links };
+    const traceContext = extractTraceContext(m.headers, ROOT_CONTEXT);
+    const sc = trace.getSpanContext(traceContext);
+    if (sc !== undefined) batch.links.push({ context: sc });
+    batch.items.push({ value, ctx: core.context(m, traceContext) });
+    batch.accepted.push(m);
+  };
+
+  /** Dead-letters (and acks) what failed validation; the rest goes to the handler. */
+  const deadLetterRefused = async (batch: ArrivingBatch<T>): Promise<DecodedBatch<T>> => {
+    for (const { m, err } of batch.refused) await core.deadLetter(m, err);
+    return batch;
   };
 
   const handleBatch = async ({ items, accepted, links }: DecodedBatch<T>): Promise<void> => {
@@ -447,9 +450,11 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
       while (held.length >= heldBatches) await held[0];
       if (!core.running) break;
       const messages: JsMsg[] = [];
+      const batch: ArrivingBatch<T> = { items: [], accepted: [], links: [], refused: [] };
       try {
         await core.pull(consumer, batchSize, (m) => {
           messages.push(m);
+          validate(batch, m);
         });
       } catch (err) {
         await core.pullError(err);
@@ -458,7 +463,7 @@ export async function runBatchConsumer<T extends TSchema>(options: RunBatchConsu
       core.stats.inFlight += messages.length;
       // From delivery to ack, waiting behind the previous batch included.
       const timer = core.keepAlive(messages);
-      const decoded = decodeBatch(messages);
+      const decoded = deadLetterRefused(batch);
       const after = previous;
       const handled = options.overlap === true ? decoded.then(handleBatch) : Promise.all([decoded, after]).then(([d]) => handleBatch(d));
       const done: Promise<void> = handled
