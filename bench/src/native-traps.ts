@@ -7,10 +7,18 @@
  * they never compete for the CPUs. The guest workload (CPU work, system calls, fork/exec; a few
  * hundred milliseconds, so timer ticks are small beside it) runs in these conditions:
  *   plain       the plain guest, no trap engine attached
- *   cold_watch  the plain guest with 256 watched 8-byte sys_call_table entries (never written)
  *   uffd        the shimmed guest with the default physical-trap policy armed: sys_call_table,
  *               the IDT and the whole kernel text write-protected
  *   shim_idle   the shimmed guest with its engine attached and nothing protected
+ *
+ * Cold watchpoints are measured on the plain guest alone, with one gdbstub engine attached for the
+ * whole block as an agent keeps one: short workload segments (-n 10, ~40 ms)
+ * alternate between 256 watched 8-byte sys_call_table entries (never written; armed together
+ * before the segment, disarmed after it) and none, in ABBA/BABA quartets. A segment's time moves
+ * by ~10% from one to the next with nothing changed, mostly in slow drifts and rare spikes of
+ * this shared machine; short segments keep both sides of a quartet within the same drift, and
+ * the figure is the median of every quartet's ratio over all runs (robust to the spikes), with a
+ * bootstrap 95% interval beside it.
  * The shimmed guest keeps one userfaultfd engine for the whole benchmark, as an agent does: an
  * engine that attaches and lets go changes the protection of the whole RAM mapping (registration,
  * and un-protecting all of it on release), and the workload right after one cost QEMU a few
@@ -51,11 +59,14 @@ const TRAP_COSTS_EVERY = 3;
 const WORKLOAD_ROUNDS = Number(process.env.BENCH_WORKLOAD_ROUNDS ?? 50);
 const BURST = 1000;
 const COLD_WATCHES = 256;
+const COLD_SEGMENT_ROUNDS = 10;
+const COLD_QUARTETS_PER_RUN = Number(process.env.BENCH_COLD_QUARTETS ?? 6);
+const BOOTSTRAP_RESAMPLES = 2000;
 const UFFD_STORES = Number(process.env.BENCH_UFFD_STORES ?? 100);
 const UFFD_STORE_GAP_US = 3000;
 const ARMS = 20;
 
-const COMPARED = ['cold_watch', 'uffd', 'shim_idle'] as const;
+const COMPARED = ['uffd', 'shim_idle'] as const;
 type Compared = (typeof COMPARED)[number];
 type Condition = 'plain' | Compared;
 
@@ -110,9 +121,9 @@ interface WorkloadTime {
   qemuCpuUs: number;
 }
 
-async function workload(guest: Guest): Promise<WorkloadTime> {
+async function workload(guest: Guest, rounds = WORKLOAD_ROUNDS): Promise<WorkloadTime> {
   const cpu0 = processCpuNs(guest.pid);
-  const result = await guest.exec(`workload -n ${WORKLOAD_ROUNDS}`, { timeoutMs: 600_000 });
+  const result = await guest.exec(`workload -n ${rounds}`, { timeoutMs: 600_000 });
   const qemuCpuUs = (processCpuNs(guest.pid) - cpu0) / 1000;
   const us = /elapsed_us=(\d+)/.exec(result.output)?.[1];
   if (us === undefined || result.exitCode !== 0) throw new Error(`workload failed: ${result.output}`);
@@ -173,24 +184,6 @@ async function measureCondition(state: State, condition: Condition): Promise<Con
     case 'shim_idle':
       await activate(state, shimmed);
       return { ...(await workload(shimmed)), traps: 0 };
-    case 'cold_watch': {
-      await activate(state, plain);
-      const sct = symbolAddress(plain.profile, 'sys_call_table');
-      const gdb = await openGdb(plain);
-      try {
-        // The entries touch each other, so the engine arms them as one QEMU watchpoint; QEMU walks
-        // every watchpoint on each TLB fill, which is why the engine shares them.
-        for (let i = 0; i < COLD_WATCHES; i++) {
-          const virt = sct + BigInt(8 * i);
-          await gdb.protect({ tag: `sct-${i}`, virt, phys: imageVirtToPhys(plain.profile, virt), length: 8, aliases: 'none' });
-        }
-        const before = gdb.counters().stops;
-        const time = await workload(plain);
-        return { ...time, traps: gdb.counters().stops - before };
-      } finally {
-        await gdb.close();
-      }
-    }
     case 'uffd': {
       await activate(state, shimmed);
       const { uffd } = state;
@@ -204,6 +197,71 @@ async function measureCondition(state: State, condition: Condition): Promise<Con
       }
     }
   }
+}
+
+interface ColdWatchQuartets {
+  /** Each quartet's slowdown of the watched segments against the unwatched ones, %. */
+  guest: number[];
+  /** The same from QEMU's CPU time. */
+  cpu: number[];
+  watchedUs: number;
+  plainUs: number;
+  /** Trap events while watched segments ran: zero means a slowdown is not the traps' doing. */
+  traps: number;
+}
+
+/** 256 cold watchpoints against none on the plain guest, one engine attached throughout. */
+async function coldWatchQuartets(state: State, run: number): Promise<ColdWatchQuartets> {
+  const { plain } = state;
+  await activate(state, plain);
+  const sct = symbolAddress(plain.profile, 'sys_call_table');
+  const targets = Array.from({ length: COLD_WATCHES }, (_, i) => {
+    const virt = sct + BigInt(8 * i);
+    return { tag: `sct-${i}`, virt, phys: imageVirtToPhys(plain.profile, virt), length: 8, aliases: 'none' as const };
+  });
+  const gdb = await openGdb(plain);
+  try {
+    const segment = async (watched: boolean): Promise<WorkloadTime> => {
+      // Asked for at once, the watches are armed in one stop of the guest (and disarmed in one).
+      if (watched) await Promise.all(targets.map((t) => gdb.protect(t)));
+      try {
+        return await workload(plain, COLD_SEGMENT_ROUNDS);
+      } finally {
+        if (watched) await Promise.all(targets.map((t) => gdb.unprotect(t.tag)));
+      }
+    };
+    // Attaching stopped the guest once: let that settle outside the measurement.
+    await segment(false);
+    const before = gdb.counters().queued;
+    const out: ColdWatchQuartets = { guest: [], cpu: [], watchedUs: 0, plainUs: 0, traps: 0 };
+    for (let q = 0; q < COLD_QUARTETS_PER_RUN; q++) {
+      const watchedFirst = (run * COLD_QUARTETS_PER_RUN + q) % 2 === 1;
+      const order = watchedFirst ? [true, false, false, true] : [false, true, true, false];
+      const watched: WorkloadTime[] = [];
+      const unwatched: WorkloadTime[] = [];
+      for (const w of order) (w ? watched : unwatched).push(await segment(w));
+      const sum = (rs: readonly WorkloadTime[], key: keyof WorkloadTime) => rs.reduce((a, r) => a + r[key], 0);
+      out.guest.push(pct(sum(watched, 'guestUs'), sum(unwatched, 'guestUs')));
+      out.cpu.push(pct(sum(watched, 'qemuCpuUs'), sum(unwatched, 'qemuCpuUs')));
+      out.watchedUs += sum(watched, 'guestUs') / (2 * COLD_QUARTETS_PER_RUN);
+      out.plainUs += sum(unwatched, 'guestUs') / (2 * COLD_QUARTETS_PER_RUN);
+    }
+    out.traps = gdb.counters().queued - before;
+    return out;
+  } finally {
+    await gdb.close();
+  }
+}
+
+/** A 95% interval for the median of `values`, by resampling them with replacement. */
+function bootstrapMedianInterval(values: readonly number[]): [number, number] {
+  if (values.length === 0) return [Number.NaN, Number.NaN];
+  const medians: number[] = [];
+  for (let b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
+    medians.push(median(Array.from({ length: values.length }, () => values[Math.floor(Math.random() * values.length)] as number)));
+  }
+  medians.sort((a, b) => a - b);
+  return [medians[Math.floor(0.025 * BOOTSTRAP_RESAMPLES)] as number, medians[Math.floor(0.975 * BOOTSTRAP_RESAMPLES)] as number];
 }
 
 /** A bare RSP client: watch one address, answer every stop with `c`, record stop arrivals. */
@@ -332,12 +390,16 @@ async function uffdTrapCosts(state: State): Promise<RunMetrics> {
 const pct = (a: number, b: number) => ((a - b) / b) * 100;
 
 function runTrapBench(resultsDir: string): Promise<BenchResult> {
+  // Every measured run's cold-watch quartet ratios, for the interval of their median.
+  const coldQuartets: number[] = [];
   return runBench<State>({
     name: 'native-traps',
     description:
-      `guest workload -n ${WORKLOAD_ROUNDS} in ABBA/BABA quartets against the plain guest per run (${COLD_WATCHES} cold watchpoints; ` +
+      `guest workload -n ${WORKLOAD_ROUNDS} in ABBA/BABA quartets against the plain guest per run (` +
       'uffd default policy: sys_call_table+IDT+kernel text; shim with its engine attached, nothing armed), one guest running at a time (the other paused); ' +
-      `slowdowns = median over runs of the quartets' ratios; once every ${TRAP_COSTS_EVERY} runs, gdbstub: ${BURST} trapped stores (stop-to-stop) with the trap engine vs a bare ` +
+      `slowdowns = median over runs of the quartets' ratios; ${COLD_WATCHES} cold watchpoints vs none: ${COLD_QUARTETS_PER_RUN} ABBA/BABA quartets of ` +
+      `workload -n ${COLD_SEGMENT_ROUNDS} segments per run on the plain guest with one engine attached, watches armed together before a watched segment ` +
+      `and disarmed after it, slowdown = median of all quartets' ratios (bootstrap 95% interval beside it); once every ${TRAP_COSTS_EVERY} runs, gdbstub: ${BURST} trapped stores (stop-to-stop) with the trap engine vs a bare ` +
       `stop+continue client; uffd: ${UFFD_STORES} single stores to a protected page timed in the guest, ${UFFD_STORE_GAP_US} µs apart, ` +
       `beside the same stores unprotected; arming one page`,
     runs: RUNS,
@@ -353,16 +415,21 @@ function runTrapBench(resultsDir: string): Promise<BenchResult> {
       uffd_arm_us: 'µs',
       uffd_untrapped_stores: 'stores',
       workload_us: 'µs',
-      workload_cold_watch_us: 'µs',
+      workload_cold_watch_segment_us: 'µs',
+      workload_cold_watch_plain_segment_us: 'µs',
       workload_shim_idle_us: 'µs',
       workload_uffd_us: 'µs',
       workload_qemu_cpu_us: 'µs',
-      workload_cold_watch_qemu_cpu_us: 'µs',
       workload_shim_idle_qemu_cpu_us: 'µs',
       workload_uffd_qemu_cpu_us: 'µs',
       workload_cold_watch_traps: 'traps',
       workload_uffd_traps: 'traps',
       guest_slowdown_pct_cold_watch: '%',
+      guest_slowdown_pct_cold_watch_ci95_low: '%',
+      guest_slowdown_pct_cold_watch_ci95_high: '%',
+      cold_watch_quartet_slowdown_pct: '%',
+      cold_watch_quartet_qemu_cpu_slowdown_pct: '%',
+      cold_watch_run_slowdown_pct: '%',
       guest_slowdown_pct_uffd_default_policy: '%',
       guest_slowdown_pct_shim_idle: '%',
       guest_slowdown_pct_uffd_vs_shim_idle: '%',
@@ -425,21 +492,27 @@ function runTrapBench(resultsDir: string): Promise<BenchResult> {
         if (r === undefined) throw new Error(`no result for ${c}`);
         return r;
       };
-      const cold = get('cold_watch');
+      const cold = await coldWatchQuartets(state, run);
+      if (run >= 0) coldQuartets.push(...cold.guest);
       const uffd = get('uffd');
       const idle = get('shim_idle');
       return {
         ...metrics,
+        // Pooled over runs: the median of these is the cold-watch slowdown (see derive).
+        cold_watch_quartet_slowdown_pct: cold.guest,
+        cold_watch_quartet_qemu_cpu_slowdown_pct: cold.cpu,
+        cold_watch_run_slowdown_pct: median(cold.guest),
+        workload_cold_watch_segment_us: cold.watchedUs,
+        workload_cold_watch_plain_segment_us: cold.plainUs,
+        workload_cold_watch_traps: cold.traps,
         ...(run % TRAP_COSTS_EVERY === 0 ? { ...(await gdbTrapCosts(state)), ...(await uffdTrapCosts(state)) } : {}),
         workload_us: plain.reduce((a, r) => a + r.guestUs, 0) / plain.length,
         workload_qemu_cpu_us: plain.reduce((a, r) => a + r.qemuCpuUs, 0) / plain.length,
-        guest_slowdown_pct_cold_watch: cold.guest,
         // Against the guest without the shim, as the target asks; shim_idle shows how much of a
         // difference is the two guests differing rather than protection.
         guest_slowdown_pct_uffd_default_policy: uffd.guest,
         guest_slowdown_pct_shim_idle: idle.guest,
         guest_slowdown_pct_uffd_vs_shim_idle: ((1 + uffd.guest / 100) / (1 + idle.guest / 100) - 1) * 100,
-        qemu_cpu_slowdown_pct_cold_watch: cold.cpu,
         qemu_cpu_slowdown_pct_uffd_default_policy: uffd.cpu,
         qemu_cpu_slowdown_pct_shim_idle: idle.cpu,
       };
@@ -447,7 +520,14 @@ function runTrapBench(resultsDir: string): Promise<BenchResult> {
     derive: (metrics) => {
       const rt = metrics.trap_roundtrip_us_p50 ?? 0;
       const floor = metrics.qemu_stop_cont_us_p50 ?? 0;
-      return { trap_roundtrip_vs_floor: floor > 0 ? rt / floor : Number.NaN };
+      const [low, high] = bootstrapMedianInterval(coldQuartets);
+      return {
+        trap_roundtrip_vs_floor: floor > 0 ? rt / floor : Number.NaN,
+        guest_slowdown_pct_cold_watch: metrics.cold_watch_quartet_slowdown_pct_p50 ?? Number.NaN,
+        guest_slowdown_pct_cold_watch_ci95_low: low,
+        guest_slowdown_pct_cold_watch_ci95_high: high,
+        qemu_cpu_slowdown_pct_cold_watch: metrics.cold_watch_quartet_qemu_cpu_slowdown_pct_p50 ?? Number.NaN,
+      };
     },
     resultsDir,
     print: false,
@@ -490,7 +570,12 @@ export async function addTrapResults(into: string): Promise<void> {
   writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
   process.stdout.write(`${summaryLine({ ...merged, file })}\n`);
   // A median of the per-run slowdowns is what the targets judge; say how spread they were.
-  for (const key of ['guest_slowdown_pct_cold_watch', 'guest_slowdown_pct_uffd_default_policy', 'guest_slowdown_pct_shim_idle']) {
+  const m = traps.metrics;
+  process.stdout.write(
+    `  guest_slowdown_pct_cold_watch: median ${m.guest_slowdown_pct_cold_watch?.toFixed(2)} of ${m.cold_watch_quartet_slowdown_pct_count} quartets, ` +
+      `95% interval ${m.guest_slowdown_pct_cold_watch_ci95_low?.toFixed(2)}..${m.guest_slowdown_pct_cold_watch_ci95_high?.toFixed(2)}\n`,
+  );
+  for (const key of ['cold_watch_run_slowdown_pct', 'guest_slowdown_pct_uffd_default_policy', 'guest_slowdown_pct_shim_idle']) {
     const values = traps.per_run[key] ?? [];
     const sorted = [...values].sort((a, b) => a - b);
     process.stdout.write(
