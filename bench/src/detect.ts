@@ -6,6 +6,9 @@
  *   NATS subscriber. Measured as (finding received - trap event reached JavaScript) + the native
  *   core's own stop-to-JavaScript time, so the guest's clock is never compared with the host's.
  *   Both ends are timed before any decoding, so the bench's own parsing stays off the measured path.
+ * - detect_agent_ms, detect_scanner_ms: the same path in two parts, split where a plain NATS subscriber
+ *   sees the trap event: the agent's part (trap in JavaScript to its event on NATS) and the scanner's
+ *   (trap event on NATS to the finding on NATS).
  * - floor_latency_ms: per trap of the same run, that native stop-to-JavaScript time plus two
  *   JetStream publish-and-ack hops of a trap-sized message measured right after it: the least any
  *   design that publishes the trap and then the finding could take.
@@ -184,6 +187,10 @@ await runBench<State>({
   units: {
     detect_latency_ms_p50: 'ms',
     detect_latency_ms_p99: 'ms',
+    detect_agent_ms_p50: 'ms',
+    detect_agent_ms_p99: 'ms',
+    detect_scanner_ms_p50: 'ms',
+    detect_scanner_ms_p99: 'ms',
     floor_latency_ms_p99: 'ms',
     periodic_detect_latency_ms_mean: 'ms',
     periodic_cpu_s_per_min: 's/min',
@@ -230,24 +237,26 @@ await runBench<State>({
 
     // Trap events and findings as they arrive, each timed before it is decoded (decoding is the
     // bench's work, not the product's, and would otherwise sit on the measured path).
-    const trapData: Uint8Array[] = [];
+    const trapData: Array<{ at: number; data: Uint8Array }> = [];
     const findingData: Array<{ at: number; data: Uint8Array }> = [];
     const subs = [
-      rig.nc.subscribe(`${rig.prefix}.trap.>`, { callback: (_e, m) => void trapData.push(m.data) }),
+      rig.nc.subscribe(`${rig.prefix}.trap.>`, { callback: (_e, m) => void trapData.push({ at: nowMs(), data: m.data }) }),
       rig.nc.subscribe(`${rig.prefix}.finding.>`, { callback: (_e, m) => void findingData.push({ at: nowMs(), data: m.data }) }),
     ];
     // Trap id -> what the trap event says, and when each finding arrived.
-    const traps = new Map<string, { key: string; nativeMs: number }>();
+    const traps = new Map<string, { key: string; nativeMs: number; seenAt: number }>();
     const findingsAt = new Map<string, number>();
     const decodeArrivals = () => {
-      for (const data of trapData.splice(0)) {
+      for (const { at, data } of trapData.splice(0)) {
         const t = validators.trapEvent.decode(data);
-        traps.set(t.id, { key: `${t.mechanism}:${t.seq}`, nativeMs: t.native_latency_ns / 1e6 });
+        traps.set(t.id, { key: `${t.mechanism}:${t.seq}`, nativeMs: t.native_latency_ns / 1e6, seenAt: at });
       }
       for (const { at, data } of findingData.splice(0)) findingsAt.set(validators.finding.decode(data).evidence.object, at);
     };
 
     const detect: number[] = [];
+    const agentPart: number[] = [];
+    const scannerPart: number[] = [];
     const floor: number[] = [];
     const periodic: number[] = [];
     const idle: CpuWindow = { cpu: 0, loader: 0, qemu: 0 };
@@ -273,8 +282,12 @@ await runBench<State>({
         const received = findingsAt.get(object);
         if (trap === undefined || at === undefined || received === undefined) throw new Error(`no timing for ${object}`);
         detect.push(received - at + trap.nativeMs);
+        agentPart.push(trap.seenAt - at);
+        scannerPart.push(received - trap.seenAt);
         if (process.env.BENCH_VERBOSE)
-          process.stderr.write(`${object} detect=${detect.at(-1)?.toFixed(2)} native=${trap.nativeMs.toFixed(3)}\n`);
+          process.stderr.write(
+            `${object} detect=${detect.at(-1)?.toFixed(2)} native=${trap.nativeMs.toFixed(3)} agent=${agentPart.at(-1)?.toFixed(2)} scanner=${scannerPart.at(-1)?.toFixed(2)}\n`,
+          );
         const [a, b] = await jetstreamHops(js, `${rig.prefix}.benchfloor.hop`);
         floor.push(trap.nativeMs + a + b);
       }
@@ -337,6 +350,8 @@ await runBench<State>({
     await jsm.streams.delete(floorStream).catch(() => undefined);
     return {
       detect_latency_ms: detect,
+      detect_agent_ms: agentPart,
+      detect_scanner_ms: scannerPart,
       floor_latency_ms: floor,
       periodic_detect_latency_ms: periodic,
       periodic_cpu_s_per_min: periodicCpu.cpu,
