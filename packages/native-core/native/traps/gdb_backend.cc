@@ -27,6 +27,7 @@
 #include <mutex>
 #include <thread>
 
+#include "command_queue.h"
 #include "event_sink.h"
 #include "gdb_warden.h"
 #include "generation_writer.h"
@@ -52,32 +53,16 @@ std::string Hex(uint64_t v) {
 class GdbBackend final : public TrapBackend {
  public:
   GdbBackend(const BackendConfig& config, EventSink* sink) : config_(config), sink_(sink) {}
-  ~GdbBackend() override {
-    Close();
-    if (wake_fd_ >= 0) close(wake_fd_);
-  }
+  ~GdbBackend() override { Close(); }
 
-  Status Watch(const WatchSpec& spec) override {
-    Command c(Command::Kind::kWatch);
-    c.spec = spec;
-    return Submit(std::move(c));
-  }
-  Status Unwatch(uint32_t id) override {
-    Command c(Command::Kind::kUnwatch);
-    c.id = id;
-    return Submit(std::move(c));
-  }
-  Status Arm() override { return Submit(Command(Command::Kind::kArm)); }
-  Status Release(uint64_t seq, bool restore) override {
-    Command c(Command::Kind::kRelease);
-    c.seq = seq;
-    c.restore = restore;
-    return Submit(std::move(c));
-  }
+  Status Watch(const WatchSpec& spec) override { return commands_.Submit(Command::Watch(spec)); }
+  Status Unwatch(uint32_t id) override { return commands_.Submit(Command::Unwatch(id)); }
+  Status Arm() override { return commands_.Submit(Command(Command::Kind::kArm)); }
+  Status Release(uint64_t seq, bool restore) override { return commands_.Submit(Command::Release(seq, restore)); }
   Status Close() override {
     std::lock_guard<std::mutex> close_lock(close_mu_);
     if (thread_.joinable()) {
-      Status s = Submit(Command(Command::Kind::kClose));
+      Status s = commands_.Submit(Command(Command::Kind::kClose));
       thread_.join();
       (void)s;
     }
@@ -113,15 +98,7 @@ class GdbBackend final : public TrapBackend {
   std::string Describe() override { return describe_; }
 
  private:
-  struct Command {
-    enum class Kind { kWatch, kUnwatch, kArm, kRelease, kClose } kind;
-    explicit Command(Kind k) : kind(k) {}
-    WatchSpec spec;
-    uint32_t id = 0;
-    uint64_t seq = 0;
-    bool restore = false;
-    std::promise<Status> done;
-  };
+  using Command = BackendCommand;
 
   struct WatchState {
     WatchSpec spec;
@@ -136,19 +113,6 @@ class GdbBackend final : public TrapBackend {
     uint64_t phys = 0;
     std::vector<uint8_t> old_bytes;
   };
-
-  Status Submit(Command&& c) {
-    std::future<Status> f = c.done.get_future();
-    {
-      std::lock_guard<std::mutex> lock(cmd_mu_);
-      if (closed_) return Status::Error(TrapStatus::kClosed, "trap backend is closed");
-      commands_.push_back(std::move(c));
-    }
-    uint64_t one = 1;
-    ssize_t w = write(wake_fd_, &one, sizeof one);
-    (void)w;
-    return f.get();
-  }
 
   // --- link -------------------------------------------------------------------------------
   Status SendRaw(const std::string& raw) {
@@ -435,9 +399,9 @@ class GdbBackend final : public TrapBackend {
       Status s = gens_.Open(config_.generation_path, config_.generation_slots);
       if (!s.ok()) return s;
     }
-    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd_ < 0) return Status::Error(TrapStatus::kIo, "eventfd failed");
-    Status s = Connect();
+    Status s = commands_.Open();
+    if (!s.ok()) return s;
+    s = Connect();
     if (!s.ok()) return s;
     s = Negotiate();
     if (!s.ok()) {
@@ -465,7 +429,7 @@ class GdbBackend final : public TrapBackend {
     RaiseThreadPriority();
     bool link_up = true;
     while (link_up) {
-      pollfd fds[2] = {{sock_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      pollfd fds[2] = {{sock_, POLLIN, 0}, {commands_.wake_fd(), POLLIN, 0}};
       int r = poll(fds, 2, -1);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) break;
@@ -481,24 +445,15 @@ class GdbBackend final : public TrapBackend {
           break;
         }
       }
-      if (fds[1].revents != 0) {
-        uint64_t v;
-        ssize_t ignored = read(wake_fd_, &v, sizeof v);
-        (void)ignored;
-        if (!RunCommands()) link_up = false;
-      }
+      if (fds[1].revents != 0 && !RunCommands()) link_up = false;
     }
-    FailPending("trap backend is closed");
+    commands_.FailAll("trap backend is closed");
   }
 
   // Applies every queued command with the guest stopped, then resumes it unless an event is held
   // or the backend closed. Returns false when the loop should end.
   bool RunCommands() {
-    std::deque<Command> batch;
-    {
-      std::lock_guard<std::mutex> lock(cmd_mu_);
-      batch.swap(commands_);
-    }
+    std::deque<Command> batch = commands_.Take();
     if (batch.empty()) return true;
     Status stop = Interrupt();
     bool keep_going = true;
@@ -545,16 +500,6 @@ class GdbBackend final : public TrapBackend {
       }
     }
     return keep_going;
-  }
-
-  void FailPending(const std::string& why) {
-    std::deque<Command> batch;
-    {
-      std::lock_guard<std::mutex> lock(cmd_mu_);
-      closed_ = true;
-      batch.swap(commands_);
-    }
-    for (auto& c : batch) c.done.set_value(Status::Error(TrapStatus::kClosed, why));
   }
 
   void LinkLost(const std::string& why) {
@@ -899,12 +844,9 @@ class GdbBackend final : public TrapBackend {
   GenerationWriter gens_;
   Warden warden_;
   int sock_ = -1;
-  int wake_fd_ = -1;
   std::thread thread_;
   std::mutex close_mu_;
-  std::mutex cmd_mu_;
-  std::deque<Command> commands_;
-  bool closed_ = false;
+  CommandQueue commands_;
 
   // I/O thread state
   rsp::Decoder decoder_;

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "common/uffd_constants.h"
+#include "command_queue.h"
 #include "event_sink.h"
 #include "generation_writer.h"
 #include "thread_priority.h"
@@ -143,8 +144,8 @@ class UffdBackend final : public TrapBackend {
       s = gens_.Open(config_.generation_path, config_.generation_slots);
       if (!s.ok()) return s;
     }
-    wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd_ < 0) return Status::Error(TrapStatus::kIo, Errno("eventfd"));
+    s = commands_.Open();
+    if (!s.ok()) return s;
     if (!SpawnUffdWarden(uffd_, handover_.host_base, handover_.length, config_.watchdog_ms, &warden_)) {
       return Status::Error(TrapStatus::kIo, "cannot start the userfaultfd warden");
     }
@@ -157,24 +158,16 @@ class UffdBackend final : public TrapBackend {
     return Status::Ok();
   }
 
-  Status Watch(const WatchSpec& spec) override {
-    Command c(Command::Kind::kWatch);
-    c.spec = spec;
-    return Submit(std::move(c));
-  }
-  Status Unwatch(uint32_t id) override {
-    Command c(Command::Kind::kUnwatch);
-    c.id = id;
-    return Submit(std::move(c));
-  }
-  Status Arm() override { return Submit(Command(Command::Kind::kArm)); }
+  Status Watch(const WatchSpec& spec) override { return commands_.Submit(Command::Watch(spec)); }
+  Status Unwatch(uint32_t id) override { return commands_.Submit(Command::Unwatch(id)); }
+  Status Arm() override { return commands_.Submit(Command(Command::Kind::kArm)); }
   Status Release(uint64_t seq, bool) override {
     return Status::Error(TrapStatus::kNotFound, "the uffd backend holds no vCPU (event " + std::to_string(seq) + ")");
   }
   Status Close() override {
     std::lock_guard<std::mutex> lock(close_mu_);
     if (thread_.joinable()) {
-      Submit(Command(Command::Kind::kClose));
+      commands_.Submit(Command(Command::Kind::kClose));
       thread_.join();
     }
     if (uffd_ >= 0) {
@@ -186,10 +179,6 @@ class UffdBackend final : public TrapBackend {
     if (conn_ >= 0) {
       close(conn_);
       conn_ = -1;
-    }
-    if (wake_fd_ >= 0) {
-      close(wake_fd_);
-      wake_fd_ = -1;
     }
     return Status::Ok();
   }
@@ -213,13 +202,7 @@ class UffdBackend final : public TrapBackend {
   std::string Describe() override { return describe_; }
 
  private:
-  struct Command {
-    enum class Kind { kWatch, kUnwatch, kArm, kClose } kind;
-    explicit Command(Kind k) : kind(k) {}
-    WatchSpec spec;
-    uint32_t id = 0;
-    std::promise<Status> done;
-  };
+  using Command = BackendCommand;
   struct Range {
     WatchSpec spec;
     std::vector<uint8_t> shadow;
@@ -234,19 +217,6 @@ class UffdBackend final : public TrapBackend {
     uint64_t wake_ns = 0;
     uint32_t faults = 0;
   };
-
-  Status Submit(Command&& c) {
-    std::future<Status> f = c.done.get_future();
-    {
-      std::lock_guard<std::mutex> lock(cmd_mu_);
-      if (closed_) return Status::Error(TrapStatus::kClosed, "trap backend is closed");
-      commands_.push_back(std::move(c));
-    }
-    uint64_t one = 1;
-    ssize_t w = write(wake_fd_, &one, sizeof one);
-    (void)w;
-    return f.get();
-  }
 
   // --- host pages ---------------------------------------------------------------------------
   bool HostOf(uint64_t phys, uint64_t* host) const {
@@ -318,7 +288,7 @@ class UffdBackend final : public TrapBackend {
         ts.tv_sec = wait_ns / 1000000000;
         ts.tv_nsec = wait_ns % 1000000000;
       }
-      pollfd fds[3] = {{uffd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}, {warden_.notify_fd, POLLIN, 0}};
+      pollfd fds[3] = {{uffd_, POLLIN, 0}, {commands_.wake_fd(), POLLIN, 0}, {warden_.notify_fd, POLLIN, 0}};
       int r = ppoll(fds, 3, wait_ns < 0 ? nullptr : &ts, nullptr);
       if (r > 0 && fds[2].revents != 0) {
         uint64_t v;
@@ -329,15 +299,10 @@ class UffdBackend final : public TrapBackend {
       if (r > 0 && (fds[0].revents & (POLLERR | POLLHUP)) != 0) break;
       if (r > 0 && (fds[0].revents & POLLIN) != 0) ReadFaults();
       CloseWindows(false);
-      if (r > 0 && fds[1].revents != 0) {
-        uint64_t v;
-        ssize_t ignored = read(wake_fd_, &v, sizeof v);
-        (void)ignored;
-        if (!RunCommands()) break;
-      }
+      if (r > 0 && fds[1].revents != 0 && !RunCommands()) break;
       CountArmed();
     }
-    FailPending();
+    commands_.FailAll("trap backend is closed");
   }
 
   // Pages change state one by one on faults and in bulk on commands and watchdog events; the
@@ -500,11 +465,7 @@ class UffdBackend final : public TrapBackend {
   }
 
   bool RunCommands() {
-    std::deque<Command> batch;
-    {
-      std::lock_guard<std::mutex> lock(cmd_mu_);
-      batch.swap(commands_);
-    }
+    std::deque<Command> batch = commands_.Take();
     bool keep = true;
     for (auto& c : batch) {
       switch (c.kind) {
@@ -514,6 +475,9 @@ class UffdBackend final : public TrapBackend {
           Rearm("re-armed on request");
           c.done.set_value(Status::Ok());
           break;
+        case Command::Kind::kRelease:  // Release() answers without queueing: nothing is ever held
+          c.done.set_value(Status::Error(TrapStatus::kNotFound, "the uffd backend holds no vCPU"));
+          break;
         case Command::Kind::kClose:
           CloseWindows(true);
           keep = false;
@@ -522,16 +486,6 @@ class UffdBackend final : public TrapBackend {
       }
     }
     return keep;
-  }
-
-  void FailPending() {
-    std::deque<Command> batch;
-    {
-      std::lock_guard<std::mutex> lock(cmd_mu_);
-      closed_ = true;
-      batch.swap(commands_);
-    }
-    for (auto& c : batch) c.done.set_value(Status::Error(TrapStatus::kClosed, "trap backend is closed"));
   }
 
   Status ApplyWatch(const WatchSpec& spec) {
@@ -599,12 +553,9 @@ class UffdBackend final : public TrapBackend {
   UffdWarden warden_;
   int uffd_ = -1;
   int conn_ = -1;
-  int wake_fd_ = -1;
   std::thread thread_;
   std::mutex close_mu_;
-  std::mutex cmd_mu_;
-  std::deque<Command> commands_;
-  bool closed_ = false;
+  CommandQueue commands_;
   std::string describe_;
 
   // fault thread state
