@@ -42,6 +42,9 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
       reconnectJitter: 500,
       waitOnFirstConnect: options.waitOnFirstConnect ?? false,
       pingInterval: 20_000,
+      // Otherwise every request (each JetStream publish and KV get among them) captures two stack
+      // traces in advance, in case it fails: a cost on the path of every trap and finding.
+      noAsyncTraces: true,
     });
   } catch (cause) {
     throw new VmiError(CoreErrors.NATS_UNAVAILABLE, servers.join(','), { cause });
