@@ -61,14 +61,25 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
     sweeper.start();
     ctx.shutdown.add('sweep', () => sweeper.stop());
 
-    let periodic: NodeJS.Timeout | undefined;
     if (config.periodicScanMs > 0) {
-      periodic = setInterval(() => {
+      // One scan per guest at a time (a slow scan is not stacked on), and stopping waits for the
+      // scans in progress before guest memory is closed under them.
+      const scanning = new Map<string, Promise<void>>();
+      const periodic = setInterval(() => {
         for (const v of view.all()) {
-          void scanGuest(v.guest.guest, [], common).catch((err: unknown) => logger.error({ err }, 'periodic scan failed'));
+          const guest = v.guest.guest;
+          if (scanning.has(guest)) continue;
+          const scan = scanGuest(guest, [], common)
+            .then(() => undefined)
+            .catch((err: unknown) => logger.error({ err }, 'periodic scan failed'))
+            .finally(() => scanning.delete(guest));
+          scanning.set(guest, scan);
         }
       }, config.periodicScanMs);
-      ctx.shutdown.add('periodic scan', () => clearInterval(periodic));
+      ctx.shutdown.add('periodic scan', async () => {
+        clearInterval(periodic);
+        await Promise.allSettled([...scanning.values()]);
+      });
     }
 
     await ctx.consume({
