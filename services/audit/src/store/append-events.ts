@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { canonicalJson } from '../chain/canonical-json.js';
 import { contentHash, rowHash } from '../chain/row-hash.js';
 import type { AuditDb } from '../db/open.js';
-import { eventRowJson, insertLinkedRows, insertRowJson, type SqlRunner } from './insert-events.js';
+import { eventRowJson, insertLinkedRows, insertRowJson, jsonArray, type SqlRunner } from './insert-events.js';
 
 /** One message ready to store: its envelope as the API filters it, and the validated body. */
 export interface IncomingEvent {
@@ -259,7 +259,7 @@ function link(
     rows[i] = eventRowJson(batch.events[i] as IncomingEvent, batch.bodies[i] as string, { seq, prevHash: prev, rowHash: hash });
     prev = hash;
   }
-  return { from, to: { seq, hash: prev }, rows: `[${rows.join(',')}]` };
+  return { from, to: { seq, hash: prev }, rows: jsonArray(rows) };
 }
 
 /** A unique violation on the primary key: an id of the batch is stored already. */

@@ -32,6 +32,20 @@ export function eventRowJson(e: Omit<ChainedContent, 'body'>, bodyJson: string, 
   );
 }
 
+/**
+ * The rows (see {@link eventRowJson}) as one JSON array. The brackets go onto the first and last
+ * row (in the given array) before the join, so the join makes the whole text in one flat string; wrapping the joined
+ * text in brackets afterwards makes a composite string that the driver's byte count then copies
+ * into a fresh ~1 MB string per batch (several milliseconds of page faults).
+ */
+export function jsonArray(rows: string[]): string {
+  if (rows.length === 0) return '[]';
+  const last = rows.length - 1;
+  rows[0] = `[${rows[0]}`;
+  rows[last] = `${rows[last]}]`;
+  return rows.join(',');
+}
+
 /** The insert of a JSON array of rows (see {@link eventRowJson}), split into typed columns. */
 const insertRows = (rows: string) => sql`
   insert into audit_events (id, seq, stream, subject, type, host, guest, time, severity, rule, body, prev_hash, row_hash)
@@ -95,5 +109,5 @@ export function insertEventRows(
 ): Promise<number> {
   if (rows.length === 0) return Promise.resolve(0);
   // jsonb keeps no key order: any JSON text of the body stores the same value.
-  return insertRowJson(runner, `[${rows.map((r) => eventRowJson(r, r.bodyJson ?? JSON.stringify(r.body), r)).join(',')}]`, head);
+  return insertRowJson(runner, jsonArray(rows.map((r) => eventRowJson(r, r.bodyJson ?? JSON.stringify(r.body), r))), head);
 }
