@@ -52,3 +52,4 @@ export {
   type WithSpanOptions,
   withSpan,
 } from './telemetry.js';
+export { DETECTION_PATH_NICE, setMainThreadNice } from './thread-priority.js';

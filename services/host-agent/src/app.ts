@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service } from '@nats-io/services';
 import { AgentErrors, type AgentListReply, type AgentStatsReply, slugToken, VmiError, validators } from '@vmi/contracts';
-import { type ServiceContext, type StartServiceOptions, startService } from '@vmi/service-runtime';
+import { DETECTION_PATH_NICE, type ServiceContext, type StartServiceOptions, startService } from '@vmi/service-runtime';
 import { BaselineStore } from './baseline-store.js';
 import { AgentConfig } from './config.js';
 import { startAgentControl } from './control-service.js';
@@ -32,7 +32,7 @@ export interface StartAgentOptions extends Omit<StartServiceOptions<typeof Agent
  * guest first (held vCPUs go, storm windows are summarised), then drains the outbox and NATS.
  */
 export async function startAgent(options: StartAgentOptions = {}): Promise<HostAgent> {
-  const ctx = await startService({ ...options, name: 'host-agent', config: AgentConfig });
+  const ctx = await startService({ defaultMainThreadNice: DETECTION_PATH_NICE, ...options, name: 'host-agent', config: AgentConfig });
   const { config, logger, subjects } = ctx;
   try {
     const guests = [...(options.guests ?? []), ...(config.guestsFile === undefined ? [] : await loadGuestsFile(config.guestsFile))];

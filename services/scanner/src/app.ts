@@ -1,6 +1,6 @@
 import type { Service } from '@nats-io/services';
 import { CONSUMERS, ScannerErrors, type ScannerStatsReply, slugToken, VmiError, validators } from '@vmi/contracts';
-import { type ServiceContext, type StartServiceOptions, startService } from '@vmi/service-runtime';
+import { DETECTION_PATH_NICE, type ServiceContext, type StartServiceOptions, startService } from '@vmi/service-runtime';
 import { ScannerConfig } from './config.js';
 import { startScannerControl } from './control-service.js';
 import { scanGuest } from './full-scan.js';
@@ -39,7 +39,7 @@ export interface StartScannerOptions extends Omit<StartServiceOptions<typeof Sca
  * the control service.
  */
 export async function startScanner(options: StartScannerOptions = {}): Promise<Scanner> {
-  const ctx = await startService({ ...options, name: 'scanner', config: ScannerConfig });
+  const ctx = await startService({ defaultMainThreadNice: DETECTION_PATH_NICE, ...options, name: 'scanner', config: ScannerConfig });
   const { config, logger, subjects } = ctx;
   try {
     const contexts = new GuestContexts(options.openReader ?? nativeReader(config.copyGuard), config.trustedModules);
