@@ -41,9 +41,10 @@ const GUEST = 'bench-detect';
 // switch, so a hooked entry never runs). The guest's attack module keeps at most 64 changes until a
 // restore, so they are made in rounds of HOOKS_PER_ROUND, each ended by a restore.
 const FIRST_SAMPLE_NR = 200;
-const EVENT_SAMPLES = Math.min(451 - FIRST_SAMPLE_NR, Number(process.env.BENCH_DETECT_SAMPLES ?? 200));
+const PERIODIC_SAMPLES = Math.min(20, Number(process.env.BENCH_PERIODIC_SAMPLES ?? 5));
+// The periodic scan's hooks take the entries after these, so no finding is mistaken for another's.
+const EVENT_SAMPLES = Math.min(451 - FIRST_SAMPLE_NR - PERIODIC_SAMPLES, Number(process.env.BENCH_DETECT_SAMPLES ?? 200));
 const HOOKS_PER_ROUND = 50;
-const PERIODIC_SAMPLES = Number(process.env.BENCH_PERIODIC_SAMPLES ?? 5);
 const CPU_WINDOW_MS = Number(process.env.BENCH_CPU_WINDOW_MS ?? 20_000);
 // The event mode idles for whole periods of everything it does while idle (agent heartbeat 60 s,
 // scanner pulls renewed every 60 s with a heartbeat between), so the window sees its average.
@@ -318,7 +319,7 @@ await runBench<State>({
     await withScanner(rig, { SWEEP_PERIOD_MS: '0', PERIODIC_SCAN_MS: '1000' }, async () => {
       periodicCpu = await cpuSecondsPerMinute(state, CPU_WINDOW_MS);
       for (let i = 0; i < PERIODIC_SAMPLES; i++) {
-        const nr = 300 + i;
+        const nr = FIRST_SAMPLE_NR + EVENT_SAMPLES + i;
         const object = `sys_call_table[${nr}]`;
         const t0 = nowMs();
         await rig.attack(`hook-syscall ${hex(table)} ${nr} image`);
