@@ -4,30 +4,24 @@
  *
  * Guest slowdowns. Two guests are booted: a plain one and one whose QEMU carries the userfaultfd
  * shim. Only one guest runs at a time: the other is paused (QMP `stop`, its clock stops too), so
- * they never compete for the CPUs. The guest workload (CPU work, system calls, fork/exec; a few
- * hundred milliseconds, so timer ticks are small beside it) runs in these conditions:
- *   plain       the plain guest, no trap engine attached
- *   uffd        the shimmed guest with the default physical-trap policy armed: sys_call_table,
- *               the IDT and the whole kernel text write-protected
- *   shim_idle   the shimmed guest with its engine attached and nothing protected
- *
- * Cold watchpoints are measured on the plain guest alone, with one gdbstub engine attached for the
- * whole block as an agent keeps one: short workload segments (-n 10, ~40 ms)
- * alternate between 256 watched 8-byte sys_call_table entries (never written; armed together
- * before the segment, disarmed after it) and none, in ABBA/BABA quartets. A segment's time moves
- * by ~10% from one to the next with nothing changed, mostly in slow drifts and rare spikes of
- * this shared machine; short segments keep both sides of a quartet within the same drift, and
- * the figure is the median of every quartet's ratio over all runs (robust to the spikes), with a
- * bootstrap 95% interval beside it.
+ * they never compete for the CPUs. The measure is the guest workload (CPU work, system calls,
+ * fork/exec) timed by the guest's clock, in short segments (-n 10, ~40 ms); the CPU time QEMU's
+ * threads used for each (schedstat) is reported beside it. Two comparisons:
+ *   cold_watch  the plain guest with one gdbstub engine attached throughout, as an agent keeps
+ *               one: 256 watched 8-byte sys_call_table entries (never written; armed together
+ *               before a segment, disarmed after it) against none
+ *   uffd        the shimmed guest with the default physical-trap policy armed before a segment
+ *               (sys_call_table, the IDT and the whole kernel text write-protected) and disarmed
+ *               after it, against the plain guest
+ * A segment's time moves by ~10% from one to the next with nothing changed, mostly in slow drifts
+ * and rare spikes of this shared machine. Segments therefore come in tight quartets (A B B A, or
+ * B A A B every other time) so a drift that is linear over a quartet weighs on both sides alike;
+ * a quartet's slowdown is the ratio of its two sums, and the figure is the median of every
+ * quartet's ratio over all runs (robust to the spikes), with a bootstrap 95% interval beside it.
  * The shimmed guest keeps one userfaultfd engine for the whole benchmark, as an agent does: an
  * engine that attaches and lets go changes the protection of the whole RAM mapping (registration,
  * and un-protecting all of it on release), and the workload right after one cost QEMU a few
  * hundred minor page faults instead of a few dozen: an artefact of attaching, not of protection.
- * The speed of this shared machine drifts by tens of percent over seconds, so each condition is
- * compared with plain in a tight quartet (A B B A, or B A A B in every other run): a slowdown is
- * the ratio of the two workload sums of one quartet, and the reported figure is the median over
- * runs of those paired ratios. The workload's own guest-clock time is the measure; the CPU time
- * QEMU's threads used for it (schedstat) is reported beside it.
  *
  * Trap costs, in every third run:
  * - trap_roundtrip_us: a guest burst of 1,000 watched 8-byte stores; each sample is the time from
@@ -56,19 +50,15 @@ import { median } from './stats.js';
 const RUNS = Number(process.env.BENCH_TRAP_RUNS ?? 40);
 /** The trap-cost measurements (bursts, timed stores) run in every third run. */
 const TRAP_COSTS_EVERY = 3;
-const WORKLOAD_ROUNDS = Number(process.env.BENCH_WORKLOAD_ROUNDS ?? 50);
 const BURST = 1000;
 const COLD_WATCHES = 256;
-const COLD_SEGMENT_ROUNDS = 10;
+/** Rounds of one workload segment (~40 ms). */
+const SEGMENT_ROUNDS = 10;
 const COLD_QUARTETS_PER_RUN = Number(process.env.BENCH_COLD_QUARTETS ?? 6);
 const BOOTSTRAP_RESAMPLES = 2000;
 const UFFD_STORES = Number(process.env.BENCH_UFFD_STORES ?? 100);
 const UFFD_STORE_GAP_US = 3000;
 const ARMS = 20;
-
-const COMPARED = ['uffd', 'shim_idle'] as const;
-type Compared = (typeof COMPARED)[number];
-type Condition = 'plain' | Compared;
 
 interface Target {
   virt: bigint;
@@ -121,7 +111,7 @@ interface WorkloadTime {
   qemuCpuUs: number;
 }
 
-async function workload(guest: Guest, rounds = WORKLOAD_ROUNDS): Promise<WorkloadTime> {
+async function workload(guest: Guest, rounds: number): Promise<WorkloadTime> {
   const cpu0 = processCpuNs(guest.pid);
   const result = await guest.exec(`workload -n ${rounds}`, { timeoutMs: 600_000 });
   const qemuCpuUs = (processCpuNs(guest.pid) - cpu0) / 1000;
@@ -170,48 +160,55 @@ async function unprotectDefaultPolicy(engine: TrapEngine): Promise<void> {
   for (const tag of ['sys_call_table', 'idt_table', 'kernel_text']) await engine.unprotect(tag);
 }
 
-interface ConditionResult extends WorkloadTime {
-  /** Traps taken while the workload ran: zero means a slowdown is not the traps' doing. */
-  traps: number;
+/** One side of a comparison: a guest, with what is set up before its segment and undone after. */
+interface Side {
+  guest: Guest;
+  before?: () => Promise<unknown>;
+  after?: () => Promise<unknown>;
 }
 
-async function measureCondition(state: State, condition: Condition): Promise<ConditionResult> {
-  const { plain, shimmed } = state;
-  switch (condition) {
-    case 'plain':
-      await activate(state, plain);
-      return { ...(await workload(plain)), traps: 0 };
-    case 'shim_idle':
-      await activate(state, shimmed);
-      return { ...(await workload(shimmed)), traps: 0 };
-    case 'uffd': {
-      await activate(state, shimmed);
-      const { uffd } = state;
-      await protectDefaultPolicy(uffd, shimmed);
-      try {
-        const before = uffd.counters().stops;
-        const time = await workload(shimmed);
-        return { ...time, traps: uffd.counters().stops - before };
-      } finally {
-        await unprotectDefaultPolicy(uffd);
-      }
-    }
-  }
-}
-
-interface ColdWatchQuartets {
-  /** Each quartet's slowdown of the watched segments against the unwatched ones, %. */
+interface Quartets {
+  /** Each quartet's slowdown of the test segments against the base ones, %. */
   guest: number[];
   /** The same from QEMU's CPU time. */
   cpu: number[];
-  watchedUs: number;
-  plainUs: number;
-  /** Trap events while watched segments ran: zero means a slowdown is not the traps' doing. */
-  traps: number;
+  testUs: number;
+  baseUs: number;
+}
+
+/**
+ * `COLD_QUARTETS_PER_RUN` quartets of short workload segments, A B B A or B A A B (alternating), so
+ * a drift that is linear over a quartet weighs on both sides alike. Only the segment's own guest
+ * runs; setting a side up and undoing it stay outside the timed workload.
+ */
+async function quartets(state: State, run: number, base: Side, test: Side): Promise<Quartets> {
+  const segment = async (side: Side): Promise<WorkloadTime> => {
+    await activate(state, side.guest);
+    await side.before?.();
+    try {
+      return await workload(side.guest, SEGMENT_ROUNDS);
+    } finally {
+      await side.after?.();
+    }
+  };
+  const out: Quartets = { guest: [], cpu: [], testUs: 0, baseUs: 0 };
+  for (let q = 0; q < COLD_QUARTETS_PER_RUN; q++) {
+    const testFirst = (run * COLD_QUARTETS_PER_RUN + q) % 2 === 1;
+    const order = testFirst ? [test, base, base, test] : [base, test, test, base];
+    const tested: WorkloadTime[] = [];
+    const based: WorkloadTime[] = [];
+    for (const side of order) (side === test ? tested : based).push(await segment(side));
+    const sum = (rs: readonly WorkloadTime[], key: keyof WorkloadTime) => rs.reduce((acc, r) => acc + r[key], 0);
+    out.guest.push(pct(sum(tested, 'guestUs'), sum(based, 'guestUs')));
+    out.cpu.push(pct(sum(tested, 'qemuCpuUs'), sum(based, 'qemuCpuUs')));
+    out.testUs += sum(tested, 'guestUs') / (2 * COLD_QUARTETS_PER_RUN);
+    out.baseUs += sum(based, 'guestUs') / (2 * COLD_QUARTETS_PER_RUN);
+  }
+  return out;
 }
 
 /** 256 cold watchpoints against none on the plain guest, one engine attached throughout. */
-async function coldWatchQuartets(state: State, run: number): Promise<ColdWatchQuartets> {
+async function coldWatchQuartets(state: State, run: number): Promise<Quartets & { traps: number }> {
   const { plain } = state;
   await activate(state, plain);
   const sct = symbolAddress(plain.profile, 'sys_call_table');
@@ -221,36 +218,37 @@ async function coldWatchQuartets(state: State, run: number): Promise<ColdWatchQu
   });
   const gdb = await openGdb(plain);
   try {
-    const segment = async (watched: boolean): Promise<WorkloadTime> => {
-      // Asked for at once, the watches are armed in one stop of the guest (and disarmed in one).
-      if (watched) await Promise.all(targets.map((t) => gdb.protect(t)));
-      try {
-        return await workload(plain, COLD_SEGMENT_ROUNDS);
-      } finally {
-        if (watched) await Promise.all(targets.map((t) => gdb.unprotect(t.tag)));
-      }
-    };
     // Attaching stopped the guest once: let that settle outside the measurement.
-    await segment(false);
+    await workload(plain, SEGMENT_ROUNDS);
     const before = gdb.counters().queued;
-    const out: ColdWatchQuartets = { guest: [], cpu: [], watchedUs: 0, plainUs: 0, traps: 0 };
-    for (let q = 0; q < COLD_QUARTETS_PER_RUN; q++) {
-      const watchedFirst = (run * COLD_QUARTETS_PER_RUN + q) % 2 === 1;
-      const order = watchedFirst ? [true, false, false, true] : [false, true, true, false];
-      const watched: WorkloadTime[] = [];
-      const unwatched: WorkloadTime[] = [];
-      for (const w of order) (w ? watched : unwatched).push(await segment(w));
-      const sum = (rs: readonly WorkloadTime[], key: keyof WorkloadTime) => rs.reduce((a, r) => a + r[key], 0);
-      out.guest.push(pct(sum(watched, 'guestUs'), sum(unwatched, 'guestUs')));
-      out.cpu.push(pct(sum(watched, 'qemuCpuUs'), sum(unwatched, 'qemuCpuUs')));
-      out.watchedUs += sum(watched, 'guestUs') / (2 * COLD_QUARTETS_PER_RUN);
-      out.plainUs += sum(unwatched, 'guestUs') / (2 * COLD_QUARTETS_PER_RUN);
-    }
-    out.traps = gdb.counters().queued - before;
-    return out;
+    const result = await quartets(
+      state,
+      run,
+      { guest: plain },
+      {
+        guest: plain,
+        // Asked for at once, the watches are armed in one stop of the guest (and disarmed in one).
+        before: () => Promise.all(targets.map((t) => gdb.protect(t))),
+        after: () => Promise.all(targets.map((t) => gdb.unprotect(t.tag))),
+      },
+    );
+    return { ...result, traps: gdb.counters().queued - before };
   } finally {
     await gdb.close();
   }
+}
+
+/** The default physical-trap policy on the shimmed guest against the plain guest. */
+async function uffdQuartets(state: State, run: number): Promise<Quartets & { traps: number }> {
+  const { uffd, shimmed, plain } = state;
+  const before = uffd.counters().stops;
+  const result = await quartets(
+    state,
+    run,
+    { guest: plain },
+    { guest: shimmed, before: () => protectDefaultPolicy(uffd, shimmed), after: () => unprotectDefaultPolicy(uffd) },
+  );
+  return { ...result, traps: uffd.counters().stops - before };
 }
 
 /** A 95% interval for the median of `values`, by resampling them with replacement. */
@@ -390,16 +388,15 @@ async function uffdTrapCosts(state: State): Promise<RunMetrics> {
 const pct = (a: number, b: number) => ((a - b) / b) * 100;
 
 function runTrapBench(resultsDir: string): Promise<BenchResult> {
-  // Every measured run's cold-watch quartet ratios, for the interval of their median.
-  const coldQuartets: number[] = [];
+  // Every measured run's quartet ratios, for the intervals of their medians.
+  const pooled = { cold: [] as number[], uffd: [] as number[] };
   return runBench<State>({
     name: 'native-traps',
     description:
-      `guest workload -n ${WORKLOAD_ROUNDS} in ABBA/BABA quartets against the plain guest per run (` +
-      'uffd default policy: sys_call_table+IDT+kernel text; shim with its engine attached, nothing armed), one guest running at a time (the other paused); ' +
-      `slowdowns = median over runs of the quartets' ratios; ${COLD_WATCHES} cold watchpoints vs none: ${COLD_QUARTETS_PER_RUN} ABBA/BABA quartets of ` +
-      `workload -n ${COLD_SEGMENT_ROUNDS} segments per run on the plain guest with one engine attached, watches armed together before a watched segment ` +
-      `and disarmed after it, slowdown = median of all quartets' ratios (bootstrap 95% interval beside it); once every ${TRAP_COSTS_EVERY} runs, gdbstub: ${BURST} trapped stores (stop-to-stop) with the trap engine vs a bare ` +
+      `slowdowns from ${COLD_QUARTETS_PER_RUN} ABBA/BABA quartets per run of guest workload -n ${SEGMENT_ROUNDS} segments (one guest running at a time, ` +
+      `the other paused), each figure the median of all quartets' ratios with a bootstrap 95% interval: ${COLD_WATCHES} cold watchpoints vs none on the plain guest ` +
+      'with one engine attached (watches armed together before a watched segment, disarmed after it); uffd default policy (sys_call_table+IDT+kernel text ' +
+      `armed before a segment of the shimmed guest, disarmed after it) vs the plain guest; once every ${TRAP_COSTS_EVERY} runs, gdbstub: ${BURST} trapped stores (stop-to-stop) with the trap engine vs a bare ` +
       `stop+continue client; uffd: ${UFFD_STORES} single stores to a protected page timed in the guest, ${UFFD_STORE_GAP_US} µs apart, ` +
       `beside the same stores unprotected; arming one page`,
     runs: RUNS,
@@ -414,28 +411,25 @@ function runTrapBench(resultsDir: string): Promise<BenchResult> {
       uffd_fault_held_us: 'µs',
       uffd_arm_us: 'µs',
       uffd_untrapped_stores: 'stores',
-      workload_us: 'µs',
+      workload_plain_segment_us: 'µs',
       workload_cold_watch_segment_us: 'µs',
-      workload_cold_watch_plain_segment_us: 'µs',
-      workload_shim_idle_us: 'µs',
-      workload_uffd_us: 'µs',
-      workload_qemu_cpu_us: 'µs',
-      workload_shim_idle_qemu_cpu_us: 'µs',
-      workload_uffd_qemu_cpu_us: 'µs',
+      workload_uffd_segment_us: 'µs',
       workload_cold_watch_traps: 'traps',
       workload_uffd_traps: 'traps',
+      cold_watch_quartet_slowdown_pct: '%',
+      cold_watch_quartet_qemu_cpu_slowdown_pct: '%',
+      uffd_quartet_slowdown_pct: '%',
+      uffd_quartet_qemu_cpu_slowdown_pct: '%',
+      cold_watch_run_slowdown_pct: '%',
+      uffd_run_slowdown_pct: '%',
       guest_slowdown_pct_cold_watch: '%',
       guest_slowdown_pct_cold_watch_ci95_low: '%',
       guest_slowdown_pct_cold_watch_ci95_high: '%',
-      cold_watch_quartet_slowdown_pct: '%',
-      cold_watch_quartet_qemu_cpu_slowdown_pct: '%',
-      cold_watch_run_slowdown_pct: '%',
       guest_slowdown_pct_uffd_default_policy: '%',
-      guest_slowdown_pct_shim_idle: '%',
-      guest_slowdown_pct_uffd_vs_shim_idle: '%',
+      guest_slowdown_pct_uffd_default_policy_ci95_low: '%',
+      guest_slowdown_pct_uffd_default_policy_ci95_high: '%',
       qemu_cpu_slowdown_pct_cold_watch: '%',
       qemu_cpu_slowdown_pct_uffd_default_policy: '%',
-      qemu_cpu_slowdown_pct_shim_idle: '%',
       trap_roundtrip_vs_floor: 'ratio',
     },
     targets: [
@@ -464,69 +458,45 @@ function runTrapBench(resultsDir: string): Promise<BenchResult> {
       rmSync(dir, { recursive: true, force: true });
     },
     run: async ({ run, state }) => {
-      const metrics: RunMetrics = {};
-      const plain: ConditionResult[] = [];
-      const slowdown: Partial<Record<Compared, { guest: number; cpu: number }>> = {};
-      // One quartet per compared condition, in a rotating order; each quartet is A B B A or B A A B
-      // (alternating from run to run), so a drift that is linear over the quartet weighs on both
-      // sides alike and neither side always comes first after a switch of guests or engines.
-      const first = ((run % COMPARED.length) + COMPARED.length) % COMPARED.length;
-      for (let i = 0; i < COMPARED.length; i++) {
-        const condition = COMPARED[(first + i) % COMPARED.length] as Compared;
-        const sequence: Condition[] = run % 2 === 0 ? ['plain', condition, condition, 'plain'] : [condition, 'plain', 'plain', condition];
-        const base: ConditionResult[] = [];
-        const test: ConditionResult[] = [];
-        for (const c of sequence) (c === 'plain' ? base : test).push(await measureCondition(state, c));
-        plain.push(...base);
-        const sum = (rs: readonly ConditionResult[], key: 'guestUs' | 'qemuCpuUs') => rs.reduce((a, r) => a + r[key], 0);
-        slowdown[condition] = {
-          guest: pct(sum(test, 'guestUs'), sum(base, 'guestUs')),
-          cpu: pct(sum(test, 'qemuCpuUs'), sum(base, 'qemuCpuUs')),
-        };
-        metrics[`workload_${condition}_us`] = sum(test, 'guestUs') / test.length;
-        metrics[`workload_${condition}_qemu_cpu_us`] = sum(test, 'qemuCpuUs') / test.length;
-        if (condition !== 'shim_idle') metrics[`workload_${condition}_traps`] = test.reduce((a, r) => a + r.traps, 0);
+      // Alternate which comparison comes first from run to run.
+      const cold = run % 2 === 0 ? await coldWatchQuartets(state, run) : undefined;
+      const uffd = await uffdQuartets(state, run);
+      const coldResult = cold ?? (await coldWatchQuartets(state, run));
+      if (run >= 0) {
+        pooled.cold.push(...coldResult.guest);
+        pooled.uffd.push(...uffd.guest);
       }
-      const get = (c: Compared) => {
-        const r = slowdown[c];
-        if (r === undefined) throw new Error(`no result for ${c}`);
-        return r;
-      };
-      const cold = await coldWatchQuartets(state, run);
-      if (run >= 0) coldQuartets.push(...cold.guest);
-      const uffd = get('uffd');
-      const idle = get('shim_idle');
       return {
-        ...metrics,
-        // Pooled over runs: the median of these is the cold-watch slowdown (see derive).
-        cold_watch_quartet_slowdown_pct: cold.guest,
-        cold_watch_quartet_qemu_cpu_slowdown_pct: cold.cpu,
-        cold_watch_run_slowdown_pct: median(cold.guest),
-        workload_cold_watch_segment_us: cold.watchedUs,
-        workload_cold_watch_plain_segment_us: cold.plainUs,
-        workload_cold_watch_traps: cold.traps,
+        // Pooled over runs: their medians are the slowdowns (see derive).
+        cold_watch_quartet_slowdown_pct: coldResult.guest,
+        cold_watch_quartet_qemu_cpu_slowdown_pct: coldResult.cpu,
+        uffd_quartet_slowdown_pct: uffd.guest,
+        uffd_quartet_qemu_cpu_slowdown_pct: uffd.cpu,
+        cold_watch_run_slowdown_pct: median(coldResult.guest),
+        uffd_run_slowdown_pct: median(uffd.guest),
+        workload_plain_segment_us: (coldResult.baseUs + uffd.baseUs) / 2,
+        workload_cold_watch_segment_us: coldResult.testUs,
+        workload_uffd_segment_us: uffd.testUs,
+        workload_cold_watch_traps: coldResult.traps,
+        workload_uffd_traps: uffd.traps,
         ...(run % TRAP_COSTS_EVERY === 0 ? { ...(await gdbTrapCosts(state)), ...(await uffdTrapCosts(state)) } : {}),
-        workload_us: plain.reduce((a, r) => a + r.guestUs, 0) / plain.length,
-        workload_qemu_cpu_us: plain.reduce((a, r) => a + r.qemuCpuUs, 0) / plain.length,
-        // Against the guest without the shim, as the target asks; shim_idle shows how much of a
-        // difference is the two guests differing rather than protection.
-        guest_slowdown_pct_uffd_default_policy: uffd.guest,
-        guest_slowdown_pct_shim_idle: idle.guest,
-        guest_slowdown_pct_uffd_vs_shim_idle: ((1 + uffd.guest / 100) / (1 + idle.guest / 100) - 1) * 100,
-        qemu_cpu_slowdown_pct_uffd_default_policy: uffd.cpu,
-        qemu_cpu_slowdown_pct_shim_idle: idle.cpu,
       };
     },
     derive: (metrics) => {
       const rt = metrics.trap_roundtrip_us_p50 ?? 0;
       const floor = metrics.qemu_stop_cont_us_p50 ?? 0;
-      const [low, high] = bootstrapMedianInterval(coldQuartets);
+      const [low, high] = bootstrapMedianInterval(pooled.cold);
+      const [uffdLow, uffdHigh] = bootstrapMedianInterval(pooled.uffd);
       return {
         trap_roundtrip_vs_floor: floor > 0 ? rt / floor : Number.NaN,
         guest_slowdown_pct_cold_watch: metrics.cold_watch_quartet_slowdown_pct_p50 ?? Number.NaN,
         guest_slowdown_pct_cold_watch_ci95_low: low,
         guest_slowdown_pct_cold_watch_ci95_high: high,
         qemu_cpu_slowdown_pct_cold_watch: metrics.cold_watch_quartet_qemu_cpu_slowdown_pct_p50 ?? Number.NaN,
+        guest_slowdown_pct_uffd_default_policy: metrics.uffd_quartet_slowdown_pct_p50 ?? Number.NaN,
+        guest_slowdown_pct_uffd_default_policy_ci95_low: uffdLow,
+        guest_slowdown_pct_uffd_default_policy_ci95_high: uffdHigh,
+        qemu_cpu_slowdown_pct_uffd_default_policy: metrics.uffd_quartet_qemu_cpu_slowdown_pct_p50 ?? Number.NaN,
       };
     },
     resultsDir,
@@ -569,17 +539,17 @@ export async function addTrapResults(into: string): Promise<void> {
   };
   writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
   process.stdout.write(`${summaryLine({ ...merged, file })}\n`);
-  // A median of the per-run slowdowns is what the targets judge; say how spread they were.
+  // The medians of all quartets are what the targets judge; say how sure they are and how runs spread.
   const m = traps.metrics;
-  process.stdout.write(
-    `  guest_slowdown_pct_cold_watch: median ${m.guest_slowdown_pct_cold_watch?.toFixed(2)} of ${m.cold_watch_quartet_slowdown_pct_count} quartets, ` +
-      `95% interval ${m.guest_slowdown_pct_cold_watch_ci95_low?.toFixed(2)}..${m.guest_slowdown_pct_cold_watch_ci95_high?.toFixed(2)}\n`,
-  );
-  for (const key of ['cold_watch_run_slowdown_pct', 'guest_slowdown_pct_uffd_default_policy', 'guest_slowdown_pct_shim_idle']) {
-    const values = traps.per_run[key] ?? [];
-    const sorted = [...values].sort((a, b) => a - b);
+  for (const [key, quartetKey, runKey] of [
+    ['guest_slowdown_pct_cold_watch', 'cold_watch_quartet_slowdown_pct', 'cold_watch_run_slowdown_pct'],
+    ['guest_slowdown_pct_uffd_default_policy', 'uffd_quartet_slowdown_pct', 'uffd_run_slowdown_pct'],
+  ] as const) {
+    const runs = [...(traps.per_run[runKey] ?? [])].sort((a, b) => a - b);
     process.stdout.write(
-      `  ${key}: median ${median(values).toFixed(2)} over ${values.length} runs, range ${sorted[0]?.toFixed(2)}..${sorted.at(-1)?.toFixed(2)} -> ${relative(process.cwd(), file)}\n`,
+      `  ${key}: median ${m[key]?.toFixed(2)} of ${m[`${quartetKey}_count`]} quartets, 95% interval ` +
+        `${m[`${key}_ci95_low`]?.toFixed(2)}..${m[`${key}_ci95_high`]?.toFixed(2)}; per-run medians ${runs[0]?.toFixed(2)}..${runs.at(-1)?.toFixed(2)}\n`,
     );
   }
+  process.stdout.write(`  -> ${relative(process.cwd(), file)}\n`);
 }
