@@ -267,18 +267,17 @@ export class GuestSession {
   // Every watch is asked for at once: the engine applies what arrives together in one stop of the
   // guest (and one watchpoint sync per page), where one at a time costs a stop each.
   private async armWatches(plan: ArmPlan): Promise<void> {
-    const asked = plan.watches.flatMap((w) => {
-      const mechanism: MechanismName = w.backend === 'gdbstub' ? 'watchpoint' : 'uffd-wp';
-      const source = this.sources.find((s) => s.mechanism === mechanism);
-      return source === undefined ? [] : [{ source, id: source.watch({ virt: w.virt, phys: w.phys, length: w.length }) }];
-    });
-    const settled = await Promise.allSettled(asked.map((a) => a.id));
-    let failure: unknown = null;
-    settled.forEach((r, i) => {
-      if (r.status === 'fulfilled') this.watchIds.push({ source: (asked[i] as (typeof asked)[number]).source, id: r.value });
-      else failure ??= r.reason;
-    });
-    if (failure !== null) throw failure;
+    const settled = await Promise.allSettled(
+      plan.watches.flatMap((w) => {
+        const mechanism: MechanismName = w.backend === 'gdbstub' ? 'watchpoint' : 'uffd-wp';
+        const source = this.sources.find((s) => s.mechanism === mechanism);
+        return source === undefined ? [] : [source.watch({ virt: w.virt, phys: w.phys, length: w.length }).then((id) => ({ source, id }))];
+      }),
+    );
+    // Every watch that took is kept (disarm lets it go); the first refusal is the error.
+    const failure = settled.find((r) => r.status === 'rejected');
+    for (const r of settled) if (r.status === 'fulfilled') this.watchIds.push(r.value);
+    if (failure !== undefined) throw failure.reason;
   }
 
   private async disarm(): Promise<void> {
