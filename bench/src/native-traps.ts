@@ -54,7 +54,7 @@ const BURST = 1000;
 const COLD_WATCHES = 256;
 /** Rounds of one workload segment (~40 ms). */
 const SEGMENT_ROUNDS = 10;
-const COLD_QUARTETS_PER_RUN = Number(process.env.BENCH_COLD_QUARTETS ?? 6);
+const QUARTETS_PER_RUN = Number(process.env.BENCH_QUARTETS ?? 6);
 const BOOTSTRAP_RESAMPLES = 2000;
 const UFFD_STORES = Number(process.env.BENCH_UFFD_STORES ?? 100);
 const UFFD_STORE_GAP_US = 3000;
@@ -177,7 +177,7 @@ interface Quartets {
 }
 
 /**
- * `COLD_QUARTETS_PER_RUN` quartets of short workload segments, A B B A or B A A B (alternating), so
+ * `QUARTETS_PER_RUN` quartets of short workload segments, A B B A or B A A B (alternating), so
  * a drift that is linear over a quartet weighs on both sides alike. Only the segment's own guest
  * runs; setting a side up and undoing it stay outside the timed workload.
  */
@@ -192,8 +192,8 @@ async function quartets(state: State, run: number, base: Side, test: Side): Prom
     }
   };
   const out: Quartets = { guest: [], cpu: [], testUs: 0, baseUs: 0 };
-  for (let q = 0; q < COLD_QUARTETS_PER_RUN; q++) {
-    const testFirst = (run * COLD_QUARTETS_PER_RUN + q) % 2 === 1;
+  for (let q = 0; q < QUARTETS_PER_RUN; q++) {
+    const testFirst = (run * QUARTETS_PER_RUN + q) % 2 === 1;
     const order = testFirst ? [test, base, base, test] : [base, test, test, base];
     const tested: WorkloadTime[] = [];
     const based: WorkloadTime[] = [];
@@ -201,8 +201,8 @@ async function quartets(state: State, run: number, base: Side, test: Side): Prom
     const sum = (rs: readonly WorkloadTime[], key: keyof WorkloadTime) => rs.reduce((acc, r) => acc + r[key], 0);
     out.guest.push(pct(sum(tested, 'guestUs'), sum(based, 'guestUs')));
     out.cpu.push(pct(sum(tested, 'qemuCpuUs'), sum(based, 'qemuCpuUs')));
-    out.testUs += sum(tested, 'guestUs') / (2 * COLD_QUARTETS_PER_RUN);
-    out.baseUs += sum(based, 'guestUs') / (2 * COLD_QUARTETS_PER_RUN);
+    out.testUs += sum(tested, 'guestUs') / (2 * QUARTETS_PER_RUN);
+    out.baseUs += sum(based, 'guestUs') / (2 * QUARTETS_PER_RUN);
   }
   return out;
 }
@@ -393,7 +393,7 @@ function runTrapBench(resultsDir: string): Promise<BenchResult> {
   return runBench<State>({
     name: 'native-traps',
     description:
-      `slowdowns from ${COLD_QUARTETS_PER_RUN} ABBA/BABA quartets per run of guest workload -n ${SEGMENT_ROUNDS} segments (one guest running at a time, ` +
+      `slowdowns from ${QUARTETS_PER_RUN} ABBA/BABA quartets per run of guest workload -n ${SEGMENT_ROUNDS} segments (one guest running at a time, ` +
       `the other paused), each figure the median of all quartets' ratios with a bootstrap 95% interval: ${COLD_WATCHES} cold watchpoints vs none on the plain guest ` +
       'with one engine attached (watches armed together before a watched segment, disarmed after it); uffd default policy (sys_call_table+IDT+kernel text ' +
       `armed before a segment of the shimmed guest, disarmed after it) vs the plain guest; once every ${TRAP_COSTS_EVERY} runs, gdbstub: ${BURST} trapped stores (stop-to-stop) with the trap engine vs a bare ` +
