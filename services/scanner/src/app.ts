@@ -5,11 +5,14 @@ import { ScannerConfig } from './config.js';
 import { startScannerControl } from './control-service.js';
 import { scanGuest } from './full-scan.js';
 import { type GuestContext, GuestContexts, type OpenReader } from './guest-context.js';
+import type { GuardedBytes } from './guest-reader.js';
 import { nativeReader } from './native-reader.js';
 import { ProtectionView } from './protection-view.js';
 import { Reporter } from './reporter.js';
+import { SettleGroups } from './settle-groups.js';
 import { Sweeper } from './sweep.js';
 import { checkTrap } from './trap-check.js';
+import { TrapsInHand } from './traps-in-hand.js';
 
 const PRODUCT_VERSION = '0.1.0';
 /**
@@ -56,8 +59,10 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
     const reporter = new Reporter(ctx.js, subjects, config.hostName, view);
     const counters = { traps: 0, benign: 0, scans: 0 };
     const common = { view, context, reporter, host: config.hostName, productVersion: PRODUCT_VERSION };
+    const inHand = new TrapsInHand();
+    const settle = new SettleGroups<GuardedBytes>(config.stringQuietMs, Math.max(config.stringQuietMs, config.stringSettleMaxMs));
 
-    const sweeper = new Sweeper({ ...common, logger, periodMs: config.sweepPeriodMs, graceMs: config.sweepGraceMs });
+    const sweeper = new Sweeper({ ...common, inHand, logger, periodMs: config.sweepPeriodMs, graceMs: config.sweepGraceMs });
     sweeper.start();
     ctx.shutdown.add('sweep', () => sweeper.stop());
 
@@ -88,7 +93,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       concurrency: config.trapConcurrency,
       fetchExpiresMs: IDLE_PULL_MS,
       handler: async (event) => {
-        const outcome = await checkTrap(event, { ...common, stateWaitMs: config.stateWaitMs, settleMs: config.stringSettleMs });
+        const outcome = await checkTrap(event, { ...common, stateWaitMs: config.stateWaitMs, settle, inHand });
         counters.traps += 1;
         if (!outcome.malicious) counters.benign += 1;
       },

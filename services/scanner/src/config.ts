@@ -11,8 +11,12 @@ export const ScannerConfig = Type.Object({
   sweepGraceMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 500 }),
   /** Periodic full scan (guarded copy and every check of every object), kept for comparison; 0 = off. */
   periodicScanMs: Type.Integer({ minimum: 0, maximum: 86_400_000, default: 0 }),
-  /** Traps checked at once. */
-  trapConcurrency: Type.Integer({ minimum: 1, maximum: 1024, default: 16 }),
+  /**
+   * Traps in hand at once. Traps on a string wait for the rest of its write (see stringQuietMs),
+   * so this must exceed the traps of one write: the agent sends at most its burst (100 by default)
+   * per object per window one by one, and a waiting trap costs a timer, not work.
+   */
+  trapConcurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 256 }),
   /** Guard of the copy: auto picks RTM where the CPU has it, else the trap guard, else a pause. */
   copyGuard: Type.Union([Type.Literal('auto'), Type.Literal('rtm'), Type.Literal('trap'), Type.Literal('pause')], { default: 'auto' }),
   /**
@@ -20,8 +24,14 @@ export const ScannerConfig = Type.Object({
    * even one the symbol profile lists, is not trusted: a hook usually lives in a module.
    */
   trustedModules: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: [] }),
-  /** Traps on strings (written a few bytes per store) are checked this long after they arrive. */
-  stringSettleMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 20 }),
+  /**
+   * A string is written a few bytes per store, one trap each: it is read once no further trap on it
+   * has arrived for this long. The gap between two stores' traps reaching the scanner is a few ms
+   * on a quiet host and tens of ms on a loaded one.
+   */
+  stringQuietMs: Type.Integer({ minimum: 0, maximum: 10_000, default: 100 }),
+  /** ...and at the latest this long after its first trap, however long the writes go on. */
+  stringSettleMaxMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000 }),
   /** How long a trap waits for its guest's protection state to arrive before it is retried. */
   stateWaitMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 2000 }),
 });

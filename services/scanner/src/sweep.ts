@@ -4,6 +4,7 @@ import type { GuestContext } from './guest-context.js';
 import type { ProtectedObject, ProtectionView } from './protection-view.js';
 import type { Reporter } from './reporter.js';
 import { checkState } from './state-check.js';
+import type { TrapsInHand } from './traps-in-hand.js';
 
 const BATCH_OBJECTS = 512;
 const BATCH_BYTES = 1024 * 1024;
@@ -17,6 +18,8 @@ export interface SweepDeps {
   readonly productVersion: string;
   readonly periodMs: number;
   readonly graceMs: number;
+  /** Objects a trap is being checked for: their finding comes from the trap, with its writer. */
+  readonly inHand: TrapsInHand;
 }
 
 /**
@@ -130,6 +133,12 @@ export class Sweeper {
         return;
       }
     } else if (now - seen.at < this.deps.graceMs) {
+      return;
+    }
+    if (this.deps.inHand.has(record.guest, record.object)) {
+      // A trap on it is still being checked (a string waits for the rest of its write): look again
+      // after another grace period, by when its finding, if any, stands for this state.
+      setTimeout(() => void this.sweepObject(obj, ctx).catch(() => undefined), this.deps.graceMs + 10).unref();
       return;
     }
     const r = await checkState(obj, ctx, this.deps.reporter, 'sweep', { host: this.deps.host, productVersion: this.deps.productVersion });

@@ -3,8 +3,11 @@ import { checkRegion } from './checks.js';
 import { changeWindow } from './evidence-window.js';
 import { buildFinding, trapFindingId } from './finding.js';
 import type { GuestContext } from './guest-context.js';
+import type { GuardedBytes } from './guest-reader.js';
 import type { ProtectionView } from './protection-view.js';
 import { type Reporter, sha256Hex } from './reporter.js';
+import type { SettleGroups } from './settle-groups.js';
+import type { TrapsInHand } from './traps-in-hand.js';
 import { resolveWriter } from './writer.js';
 
 export interface TrapCheckDeps {
@@ -13,8 +16,10 @@ export interface TrapCheckDeps {
   readonly reporter: Reporter;
   readonly host: string;
   readonly stateWaitMs: number;
-  /** How long a trap on a multi-store object (a string) waits for the rest of the write. */
-  readonly settleMs: number;
+  /** Where the traps of one multi-store write (a string) wait for the rest of it and share one read. */
+  readonly settle: SettleGroups<GuardedBytes>;
+  /** Where the trap says it is being checked, so the sweep waits for its finding. */
+  readonly inHand: TrapsInHand;
   readonly productVersion: string;
 }
 
@@ -43,6 +48,15 @@ function asWritten(record: BaselineRecord, baseline: Buffer, event: TrapEvent): 
  * trap never yields a second finding.
  */
 export async function checkTrap(event: TrapEvent, deps: TrapCheckDeps): Promise<TrapOutcome> {
+  const done = deps.inHand.begin(event.guest, event.region.object);
+  try {
+    return await judgeTrap(event, deps);
+  } finally {
+    done();
+  }
+}
+
+async function judgeTrap(event: TrapEvent, deps: TrapCheckDeps): Promise<TrapOutcome> {
   const slug = slugToken(event.guest);
   const object = event.region.object;
   const ready = await deps.view.until(() => deps.view.guest(slug)?.objects.has(object) === true, deps.stateWaitMs);
@@ -52,11 +66,12 @@ export async function checkTrap(event: TrapEvent, deps: TrapCheckDeps): Promise<
     throw new VmiError(ScannerErrors.BASELINE_MISSING, `${event.guest}: ${object}`);
   }
   const { record, baseline } = protectedObject;
-  // A string is written a few bytes per store: judge it once the writes have settled, not halfway.
-  const multiStore = record.check === 'string';
-  if (multiStore && deps.settleMs > 0) await new Promise((r) => setTimeout(r, deps.settleMs));
   const ctx = await deps.context(slug);
-  const copy = await ctx.reader.copy(BigInt(record.physical), record.length);
+  const read = () => ctx.reader.copy(BigInt(record.physical), record.length);
+  // A string is written a few bytes per store, each its own trap: judge it once the writes have
+  // settled, not halfway, and on one read for all of them (one change, one finding).
+  const multiStore = record.check === 'string';
+  const copy = multiStore ? await deps.settle.join(`${slug}|${object}`, read) : await read();
   const writer = resolveWriter(event.writer, ctx.symbols, [...ctx.text, ...ctx.modules]);
   const checkContext = { text: ctx.text, writerSymbol: writer.symbol };
   const now = checkRegion(record, baseline, copy.bytes, checkContext);

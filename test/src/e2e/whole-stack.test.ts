@@ -6,7 +6,8 @@ import { type Finding, validators } from '@vmi/contracts';
 import { attackCommands, SerialConsole } from '@vmi/guest';
 import { type ProtectedGuest, Stack } from '@vmi/stack';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { logTails } from './log-tails.js';
 import { OtlpReceiver } from './otlp-receiver.js';
 
 const ADMIN_DB = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -31,8 +32,10 @@ describe('the whole stack, end to end', () => {
   let stack: Stack;
   let guest: ProtectedGuest;
   const findings: { finding: Finding; msg: Msg }[] = [];
+  let failed = false;
 
   beforeAll(async () => {
+    failed = true; // until the stack is up
     const admin = new pg.Client({ connectionString: ADMIN_DB });
     await admin.connect();
     await admin.query(`CREATE DATABASE ${database}`);
@@ -49,10 +52,16 @@ describe('the whole stack, end to end', () => {
       for await (const msg of sub) findings.push({ finding: validators.finding.parse(msg.json()), msg });
     })();
     guest = await stack.protectGuest('e2e-guest');
+    failed = false;
   }, 600_000);
+
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') failed = true;
+  });
 
   afterAll(async () => {
     await stack?.stop();
+    if (failed) process.stderr.write(`${logTails(runDir)}\n`);
     await otlp?.close();
     const admin = new pg.Client({ connectionString: ADMIN_DB });
     await admin.connect();
@@ -69,7 +78,8 @@ describe('the whole stack, end to end', () => {
       () => true,
     );
     try {
-      expect(await console.run(attackCommands.hookSyscall(guest.image.profile, 39, 'vmap')).exited).toBe(0);
+      const attack = console.run(attackCommands.hookSyscall(guest.image.profile, 39, 'vmap'));
+      expect(await until('the attack command to finish', 60_000, () => attack.exitCode)).toBe(0);
     } finally {
       await console.close();
     }
@@ -88,12 +98,12 @@ describe('the whole stack, end to end', () => {
     // The same finding through the audit REST API (Postgres behind it).
     const auth = { authorization: `Bearer ${stack.auditTokens.read}` };
     const stored = await until('the finding in the audit API', 60_000, async () => {
-      const res = await fetch(`${stack.auditUrl}/v1/findings/${hit.finding.id}`, { headers: auth });
+      const res = await fetch(`${stack.auditUrl}/v1/findings/${hit.finding.id}`, { headers: auth, signal: AbortSignal.timeout(10_000) });
       return res.status === 200 ? ((await res.json()) as { id: string; rule: string; body: Finding }) : undefined;
     });
     expect(stored.rule).toBe('syscall-table');
     expect(stored.body.evidence.new_bytes).toBe(hit.finding.evidence.new_bytes);
-    const unauthenticated = await fetch(`${stack.auditUrl}/v1/findings/${hit.finding.id}`);
+    const unauthenticated = await fetch(`${stack.auditUrl}/v1/findings/${hit.finding.id}`, { signal: AbortSignal.timeout(10_000) });
     expect(unauthenticated.status).toBe(401);
 
     // One trace from the trap to the audit row.
