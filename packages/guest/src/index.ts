@@ -3,6 +3,7 @@ export { type AttackStatus, attackCommands, readAttackStatus, readStoreTimes, ty
 export { type EnsureGuestImageOptions, ensureGuestImage } from './image/ensure-guest-image.js';
 export type { GuestImage, GuestImageFiles } from './image/guest-image.js';
 export { parseKallsyms } from './image/record-profile.js';
+export { waitForConsoleReady } from './launcher/console-ready.js';
 export { killAllGuests, liveGuestCount } from './launcher/guest-registry.js';
 export { type ExecResult, Guest, type LaunchGuestOptions, launchGuest } from './launcher/launch-guest.js';
 export { BASE_KERNEL_ARGS, QEMU_BINARY, type QemuCommand, type QemuCommandOptions, qemuCommand } from './launcher/qemu-command.js';

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { type KernelVmStatus, type ProtectionPolicy, Subjects, slugToken, validators } from '@vmi/contracts';
-import { ensureGuestImage, type GuestImage } from '@vmi/guest';
+import { ensureGuestImage, type GuestImage, waitForConsoleReady } from '@vmi/guest';
 import { devNatsEnv, type NatsUser, natsCredentials, type ProjectNats, startProjectNats } from './nats.js';
 import { deployDir } from './paths.js';
 import { freePort } from './ports.js';
@@ -159,7 +159,7 @@ export class Stack {
   /**
    * Asks the isolation service for the guest's kernel VM (it boots the guest in its sandboxed device
    * model), then has the host agent attach and protect it with the policy; resolves once the agent
-   * says the guest is protected.
+   * says the guest is protected and the guest's console takes commands.
    */
   async protectGuest(guest: string, policyFile = join(deployDir, 'policies/demo-guest.json')): Promise<ProtectedGuest> {
     const image = this.image;
@@ -209,6 +209,11 @@ export class Stack {
     await this.startService('host-agent', { GUESTS_FILE: guestsFile });
     this.progress(`host agent attaching to ${guest}`);
     await attached;
+    if (ep.serial_log !== undefined) {
+      // Protected is not yet booted: a command typed on the console before /init reads it is lost.
+      this.progress(`waiting for ${guest}'s console`);
+      await waitForConsoleReady(ep.serial_log, 180_000);
+    }
     return { guest, kernelVm: status, image, policy };
   }
 

@@ -10,7 +10,8 @@ import { GuestErrors, VmiError } from '@vmi/contracts';
  * only go to the log. Everything received is appended to the serial log file as it arrives.
  */
 
-const READY = /@@VMI-READY:([^@]*)@@/;
+/** The line the guest's /init prints once it reads commands. */
+export const READY = /@@VMI-READY:([^@]*)@@/;
 const WARN = /@@VMI-WARN:([^@]*)@@/;
 const TAGGED = /^(j[0-9]+)\|(.*)$/;
 /** Longest command line the guest's canonical-mode tty accepts with room to spare. */
