@@ -11,66 +11,125 @@ export interface KernelSymbol {
 }
 
 const TEXT_TYPES = new Set(['t', 'T', 'w', 'W']);
+/** Text, or of unknown kind (a bare name map has no types): a writer may be there. */
+const isText = (type: string) => TEXT_TYPES.has(type) || type === '?';
 const KALLSYMS_LINE = /^([0-9a-fA-F]{1,16})\s+(\S)\s+(\S+)(?:\s+\[([^\]]+)\])?\s*$/;
 
 /**
  * A guest kernel's symbols, read from a symbol profile: a JSON document whose `symbols` is a list of
  * `{name, address, type?, module?}` (or a name -> address map), or the text of `/proc/kallsyms`.
  * Optional JSON fields: `page_offset_base`, `phys_base`, `nr_syscalls` (or `syscall_count`).
+ *
+ * Kept in a few flat arrays rather than one object per symbol: a kernel has some 80,000 symbols, and
+ * as objects (each with a name string and a bigint) they were most of a service's heap, marked again
+ * at every full collection, for tables that are only ever searched.
  */
 export class KernelSymbols {
-  private readonly byName = new Map<string, KernelSymbol>();
-  /** Text symbols sorted by address, for instruction-pointer lookups. */
-  private readonly text: KernelSymbol[];
-  private readonly all: KernelSymbol[];
+  /** Every symbol's name, back to back; symbol i's is `names.slice(nameStart[i], nameStart[i + 1])`. */
+  private readonly names: string;
+  private readonly nameStart: Uint32Array;
+  private readonly addresses: BigUint64Array;
+  /** kallsyms type letters as char codes. */
+  private readonly types: Uint8Array;
+  /** 1 + index into `moduleNames`, 0 for the kernel image. */
+  private readonly moduleOf: Uint16Array;
+  private readonly moduleNames: string[];
+  /** The first definition of each name, sorted by name. */
+  private readonly byName: Uint32Array;
+  /** Symbols with an address, sorted by it (equal addresses in profile order). */
+  private readonly all: Uint32Array;
+  /** The text symbols of `all`, for instruction-pointer lookups. */
+  private readonly text: Uint32Array;
   readonly pageOffsetBase: bigint | undefined;
   readonly physBase: bigint | undefined;
   readonly syscallCount: number | undefined;
 
   constructor(symbols: readonly KernelSymbol[], extra: { pageOffsetBase?: bigint; physBase?: bigint; syscallCount?: number } = {}) {
-    for (const s of symbols) {
-      // The first definition wins: kallsyms lists the kernel image before modules.
-      if (!this.byName.has(s.name)) this.byName.set(s.name, s);
-    }
-    const cmp = (a: KernelSymbol, b: KernelSymbol) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
-    this.all = symbols.filter((s) => s.address !== 0n).sort(cmp);
-    this.text = this.all.filter((s) => TEXT_TYPES.has(s.type) || s.type === '?');
+    const n = symbols.length;
+    this.nameStart = new Uint32Array(n + 1);
+    this.addresses = new BigUint64Array(n);
+    this.types = new Uint8Array(n);
+    this.moduleOf = new Uint16Array(n);
+    this.moduleNames = [];
+    const moduleIndex = new Map<string, number>();
+    const parts: string[] = [];
+    let offset = 0;
+    symbols.forEach((sym, i) => {
+      parts.push(sym.name);
+      this.nameStart[i] = offset;
+      offset += sym.name.length;
+      this.addresses[i] = sym.address;
+      this.types[i] = sym.type.charCodeAt(0) || 63;
+      if (sym.module !== null) {
+        let m = moduleIndex.get(sym.module);
+        if (m === undefined) {
+          m = this.moduleNames.push(sym.module);
+          moduleIndex.set(sym.module, m);
+        }
+        this.moduleOf[i] = m;
+      }
+    });
+    this.nameStart[n] = offset;
+    this.names = parts.join('');
+
+    // The first definition wins: kallsyms lists the kernel image before modules.
+    const seen = new Set<string>();
+    const firsts: number[] = [];
+    symbols.forEach((sym, i) => {
+      if (seen.has(sym.name)) return;
+      seen.add(sym.name);
+      firsts.push(i);
+    });
+    const byNameCmp = (a: number, b: number) => {
+      const x = (symbols[a] as KernelSymbol).name;
+      const y = (symbols[b] as KernelSymbol).name;
+      return x < y ? -1 : x > y ? 1 : 0;
+    };
+    this.byName = Uint32Array.from(firsts.sort(byNameCmp));
+
+    const byAddress = (a: number, b: number) => {
+      const x = (symbols[a] as KernelSymbol).address;
+      const y = (symbols[b] as KernelSymbol).address;
+      return x < y ? -1 : x > y ? 1 : 0;
+    };
+    const withAddress = [...symbols.keys()].filter((i) => (symbols[i] as KernelSymbol).address !== 0n).sort(byAddress);
+    this.all = Uint32Array.from(withAddress);
+    this.text = Uint32Array.from(withAddress.filter((i) => isText((symbols[i] as KernelSymbol).type)));
     this.pageOffsetBase = extra.pageOffsetBase;
     this.physBase = extra.physBase;
     this.syscallCount = extra.syscallCount;
   }
 
   get size(): number {
-    return this.byName.size;
+    return this.byName.length;
   }
 
   address(name: string): bigint | undefined {
-    return this.byName.get(name)?.address;
+    let lo = 0;
+    let hi = this.byName.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const i = this.byName[mid] as number;
+      const other = this.nameOf(i);
+      if (other === name) return this.addresses[i];
+      if (other < name) lo = mid + 1;
+      else hi = mid;
+    }
+    return undefined;
   }
 
   /** The first symbol strictly above `address`. */
   nextAbove(address: bigint): bigint | undefined {
-    let lo = 0;
-    let hi = this.all.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.all[mid] as KernelSymbol).address <= address) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.all[lo]?.address;
+    const at = this.upperBound(this.all, address);
+    return at < this.all.length ? this.addresses[this.all[at] as number] : undefined;
   }
 
   /** The text symbol at or below `address`, with the offset into it. */
   symbolize(address: bigint): { symbol: KernelSymbol; offset: bigint } | null {
-    let lo = 0;
-    let hi = this.text.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((this.text[mid] as KernelSymbol).address <= address) lo = mid + 1;
-      else hi = mid;
-    }
-    const s = this.text[lo - 1];
-    return s === undefined ? null : { symbol: s, offset: address - s.address };
+    const at = this.upperBound(this.text, address);
+    if (at === 0) return null;
+    const symbol = this.symbolAt(this.text[at - 1] as number);
+    return { symbol, offset: address - symbol.address };
   }
 
   /**
@@ -79,13 +138,16 @@ export class KernelSymbols {
    */
   moduleTextRanges(): Array<{ module: string; start: bigint; end: bigint }> {
     const ranges = new Map<string, { start: bigint; end: bigint }>();
-    for (const s of this.text) {
-      if (s.module === null) continue;
-      const r = ranges.get(s.module);
-      if (r === undefined) ranges.set(s.module, { start: s.address, end: s.address + 4096n });
+    for (const i of this.text) {
+      const m = this.moduleOf[i] as number;
+      if (m === 0) continue;
+      const module = this.moduleNames[m - 1] as string;
+      const address = this.addresses[i] as bigint;
+      const r = ranges.get(module);
+      if (r === undefined) ranges.set(module, { start: address, end: address + 4096n });
       else {
-        if (s.address < r.start) r.start = s.address;
-        if (s.address + 4096n > r.end) r.end = s.address + 4096n;
+        if (address < r.start) r.start = address;
+        if (address + 4096n > r.end) r.end = address + 4096n;
       }
     }
     // The page of slack past each module's last symbol must not reach into the next module.
@@ -95,6 +157,32 @@ export class KernelSymbols {
       if (next !== undefined && r.end > next.start) r.end = next.start;
     });
     return sorted;
+  }
+
+  private nameOf(i: number): string {
+    return this.names.slice(this.nameStart[i], this.nameStart[i + 1]);
+  }
+
+  private symbolAt(i: number): KernelSymbol {
+    const m = this.moduleOf[i] as number;
+    return {
+      name: this.nameOf(i),
+      address: this.addresses[i] as bigint,
+      type: String.fromCharCode(this.types[i] as number),
+      module: m === 0 ? null : (this.moduleNames[m - 1] as string),
+    };
+  }
+
+  /** How many of the symbols `order` lists (sorted by address) lie at or below `address`. */
+  private upperBound(order: Uint32Array, address: bigint): number {
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.addresses[order[mid] as number] as bigint) <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Parses a profile (JSON or kallsyms text); throws `VMI_ERR_VALIDATION` when it holds no symbols. */
