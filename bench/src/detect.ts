@@ -2,10 +2,15 @@
  * Write-triggered detection end to end on a real guest (QEMU under software emulation), against the
  * periodic full scan it replaces, in one run:
  *
+ * The host agent and the scanner run as they are deployed, each in a process of its own (the agent
+ * from bench/src/detect-agent.ts, which is the real agent noting when each trap reaches it; the
+ * scanner from its own server entry), both compiled; this process drives the guest and subscribes.
+ *
  * - detect_latency_ms: a guest write to a protected sys_call_table entry until the finding reaches a
- *   NATS subscriber. Measured as (finding received - trap event reached JavaScript) + the native
- *   core's own stop-to-JavaScript time, so the guest's clock is never compared with the host's.
- *   Both ends are timed before any decoding, so the bench's own parsing stays off the measured path.
+ *   NATS subscriber. Measured as (finding received - trap event reached the agent's JavaScript) +
+ *   the native core's own stop-to-JavaScript time, so the guest's clock is never compared with the
+ *   host's; both instants are on the machine's monotonic clock, which the processes share. Both
+ *   ends are timed before any decoding, so the bench's own parsing stays off the measured path.
  * - detect_agent_ms, detect_scanner_ms: the same path in two parts, split where a plain NATS subscriber
  *   sees the trap event: the agent's part (trap in JavaScript to its event on NATS) and the scanner's
  *   (trap event on NATS to the finding on NATS).
@@ -14,27 +19,24 @@
  *   design that publishes the trap and then the finding could take.
  * - periodic_detect_latency_ms_mean: the same write found by the periodic full scan at a 1 s period
  *   (traps paused), from just before the write command is sent to the finding.
- * - periodic_cpu_s_per_min, event_cpu_s_per_min: CPU of this process (agent and scanner) per minute
- *   over a window with the guest idle: periodic scan at 1 s; traps armed with the sweep off. Not
- *   counted: QEMU (the guest; its CPU in both windows is reported beside as *_qemu_cpu_s_per_min)
- *   and, when the bench runs from TypeScript source, the loader's thread (module hooks and the link
- *   to the esbuild service, which wakes on esbuild's keep-alive pings; services run compiled and
- *   have no such thread). That thread is the one busy while this process idles before the agent
- *   starts; what it used in the event window is reported as ts_loader_cpu_s_per_min.
+ * - periodic_cpu_s_per_min, event_cpu_s_per_min: CPU of the agent's and the scanner's processes per
+ *   minute over a window with the guest idle: periodic scan at 1 s; traps armed with the sweep off.
+ *   Not counted: QEMU (the guest; its CPU in both windows is reported beside as
+ *   *_qemu_cpu_s_per_min).
  * - sweep_cpu_s_per_min: the sweep alone at its default period: the same idle window with the sweep on
  *   (sweep_window_cpu_s_per_min) less the event-mode window without it.
  * - traps_per_s_sustained, traps_lost: a storm of 10,000 stores to one protected variable; the rate
  *   the coalesced summaries saw, and how many writes their counts miss (must be 0).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ProtectionPolicy, validators } from '@vmi/contracts';
-import { type GuestBackends, nativeBackends } from '@vmi/host-agent';
 import { type GuestRig, standardPolicy, startRig } from '@vmi/host-agent/testing';
-import { type Scanner, startScanner } from '@vmi/scanner';
-import { createLogger, type JetStreamClient, jetstreamManager } from '@vmi/service-runtime';
+import { createLogger, DETECTION_PATH_NICE, type JetStreamClient, jetstreamManager, setMainThreadNice } from '@vmi/service-runtime';
 import { nowMs, runBench } from './harness.js';
+import { monotonicMs } from './monotonic.js';
+import { AgentProcess, ArrivalClock, type ServiceProcess, startScannerProcess } from './service-processes.js';
 
 const GUEST = 'bench-detect';
 // Hooks of distinct sys_call_table entries (200 and up; this kernel dispatches system calls through a
@@ -50,33 +52,24 @@ const CPU_WINDOW_MS = Number(process.env.BENCH_CPU_WINDOW_MS ?? 20_000);
 // scanner pulls renewed every 60 s with a heartbeat between), so the window sees its average.
 const EVENT_CPU_WINDOW_MS = Number(process.env.BENCH_EVENT_CPU_WINDOW_MS ?? 60_000);
 const STORM = 10_000;
-// Start-up work settles, the collection of its garbage included: V8's memory reducer shrinks the
-// heap in one burst of full collections (some 0.6 s of CPU on all cores) 30 to 90 s after a phase of
-// heavy allocation (the scanner loading baselines, the trap samples); a window must come after it to
-// measure the idle steady state rather than that one-off.
+// Start-up work settles, the collection of its garbage included: V8's memory reducer shrinks a
+// heap in bursts of full collections (0.2 to 0.6 s of CPU on all cores each) after a phase of heavy
+// allocation (the scanner loading baselines, the trap samples); a window must come after them to
+// measure the idle steady state rather than that one-off. A freshly started scanner's burst comes
+// 30 to 90 s after its start; after the trap samples, the agent's process and the scanner's each
+// reduce theirs in two or three bursts spread over some 170 s, so the event window waits longer.
 const SETTLE_MS = Number(process.env.BENCH_SETTLE_MS ?? 120_000);
+const EVENT_SETTLE_MS = Number(process.env.BENCH_EVENT_SETTLE_MS ?? process.env.BENCH_SETTLE_MS ?? 240_000);
 const hex = (v: bigint) => `0x${v.toString(16)}`;
+
+// This process subscribes as the SOC would and times each arrival: at the services' priority, so its
+// own wait for a CPU behind the busy guest is not counted as the product's.
+setMainThreadNice(DETECTION_PATH_NICE, createLogger({ service: 'bench-detect', level: 'warn' }));
 
 interface State {
   rig: GuestRig;
-  /** When each trap (by engine sequence number) reached JavaScript, in nowMs(). */
-  delivered: Map<string, number>;
-  /** The TypeScript loader's thread, when the bench runs from source. */
-  loaderTid: string | null;
+  agent: AgentProcess;
   generationDir: string;
-}
-
-/** CPU nanoseconds of each thread of this process. */
-function threadCpuNs(): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const tid of readdirSync('/proc/self/task')) {
-    try {
-      out.set(tid, Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return out;
 }
 
 /** CPU seconds QEMU (the guest) has used so far. */
@@ -86,45 +79,20 @@ function qemuCpuS(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-/**
- * From TypeScript source, the loader runs on a thread of its own that keeps waking while the
- * process idles; it is the busiest thread but the main one over an idle window before the agent starts.
- */
-async function findLoaderThread(): Promise<string | null> {
-  if (!import.meta.url.endsWith('.ts')) return null;
-  await new Promise((r) => setTimeout(r, 3000));
-  const before = threadCpuNs();
-  await new Promise((r) => setTimeout(r, 10_000));
-  let busiest: [string, number] | null = null;
-  for (const [tid, ns] of threadCpuNs()) {
-    const used = ns - (before.get(tid) ?? 0);
-    if (tid !== String(process.pid) && (busiest === null || used > busiest[1])) busiest = [tid, used];
-  }
-  return busiest?.[0] ?? null;
-}
-
-/**
- * The native backends as the agent wires them (with the generation table the scanner's trap guard
- * reads), noting when each trap reaches JavaScript.
- */
-function timedBackends(delivered: Map<string, number>, generationDir: string): GuestBackends {
-  const inner = nativeBackends(createLogger({ service: 'bench-detect', level: 'warn' }), generationDir);
-  return {
-    openMemory: (guest) => inner.openMemory(guest),
-    openSources: (guest, events, enforce) =>
-      inner.openSources(
-        guest,
-        {
-          ...events,
-          onTraps: (traps) => {
-            const t = nowMs();
-            for (const trap of traps) delivered.set(`${trap.mechanism}:${trap.seq}`, t);
-            events.onTraps(traps);
-          },
-        },
-        enforce,
-      ),
-  };
+/** The agent in its own process, attached to the rig's guest as a guests file tells it. */
+async function startAgentProcess(rig: GuestRig, generationDir: string): Promise<AgentProcess> {
+  const gdb = rig.guest.gdbAddress;
+  if (gdb === undefined) throw new Error('guest has no gdbstub');
+  const guestsFile = join(rig.dir, 'guests.json');
+  writeFileSync(
+    guestsFile,
+    JSON.stringify({
+      guests: [
+        { name: GUEST, gdbstub: `${gdb.host}:${gdb.port}`, ramFile: rig.guest.ramPath, profile: rig.profilePath, policy: rig.policyPath },
+      ],
+    }),
+  );
+  return AgentProcess.start(rig.env({ GUESTS_FILE: guestsFile, BENCH_GENERATION_DIR: generationDir }));
 }
 
 function benchPolicy(profile: Parameters<typeof standardPolicy>[1]): ProtectionPolicy {
@@ -134,8 +102,19 @@ function benchPolicy(profile: Parameters<typeof standardPolicy>[1]): ProtectionP
   return p;
 }
 
-async function withScanner<T>(rig: GuestRig, env: Record<string, string>, fn: (s: Scanner) => Promise<T>): Promise<T> {
-  const scanner = await startScanner({ env: rig.env(env), handleSignals: false, waitForNats: false });
+async function withScanner<T>(rig: GuestRig, env: Record<string, string>, fn: (s: ServiceProcess) => Promise<T>): Promise<T> {
+  // Up once its control service answers: its trap consumer is bound before that starts.
+  const answers = async () => {
+    for (;;) {
+      try {
+        await rig.nc.request(`${rig.prefix}.ctl.scanner.stats`, '', { timeout: 1000 });
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  };
+  const scanner = await startScannerProcess(rig.env(env), answers);
   try {
     return await fn(scanner);
   } finally {
@@ -144,27 +123,24 @@ async function withScanner<T>(rig: GuestRig, env: Record<string, string>, fn: (s
 }
 
 interface CpuWindow {
-  /** This process less the TypeScript loader's thread. */
+  /** The agent's and the scanner's processes together. */
   cpu: number;
-  loader: number;
   qemu: number;
 }
 
-/** CPU seconds per minute over an idle window (after start-up work settles). */
-async function cpuSecondsPerMinute(state: State, windowMs: number): Promise<CpuWindow> {
-  // Let start-up work (the scanner loading baselines and the symbol profile) finish first.
-  await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const loaderNs = () => (state.loaderTid === null ? 0 : (threadCpuNs().get(state.loaderTid) ?? 0));
-  const before = process.cpuUsage();
-  const loader0 = loaderNs();
+/** CPU seconds per minute of the agent and the scanner over an idle window (after start-up work settles). */
+async function cpuSecondsPerMinute(state: State, scanner: ServiceProcess, windowMs: number, settleMs = SETTLE_MS): Promise<CpuWindow> {
+  // Let earlier work (the scanner loading baselines and the symbol profile, the samples) settle first.
+  await new Promise((r) => setTimeout(r, settleMs));
+  const services = () => state.agent.cpuSeconds() + scanner.cpuSeconds();
+  const cpu0 = services();
   const qemu0 = qemuCpuS(state.rig.guest.pid);
   const t0 = nowMs();
   await new Promise((r) => setTimeout(r, windowMs));
-  const used = process.cpuUsage(before);
-  const loader = (loaderNs() - loader0) / 1e9;
+  const cpu = services() - cpu0;
   const qemu = qemuCpuS(state.rig.guest.pid) - qemu0;
   const perMinute = 60_000 / (nowMs() - t0);
-  return { cpu: ((used.user + used.system) / 1e6 - loader) * perMinute, loader: loader * perMinute, qemu: qemu * perMinute };
+  return { cpu: cpu * perMinute, qemu: qemu * perMinute };
 }
 
 /** Two JetStream publish-and-ack hops of a trap-sized message, in ms each. */
@@ -204,7 +180,6 @@ await runBench<State>({
     sweep_window_cpu_s_per_min: 's/min',
     event_qemu_cpu_s_per_min: 's/min',
     periodic_qemu_cpu_s_per_min: 's/min',
-    ts_loader_cpu_s_per_min: 's/min',
     traps_per_s_sustained: 'traps/s',
     traps_lost: 'traps',
   },
@@ -221,56 +196,50 @@ await runBench<State>({
   }),
   setup: async () => {
     const rig = await startRig({ name: GUEST, policy: benchPolicy });
-    const loaderTid = await findLoaderThread();
-    const delivered = new Map<string, number>();
     const generationDir = mkdtempSync(join(tmpdir(), 'bench-detect-generations-'));
-    await rig.startAgent(timedBackends(delivered, generationDir));
+    const agent = await startAgentProcess(rig, generationDir);
+    // Closed before the guest goes.
+    rig.closers.push(() => agent.stop());
     await rig.waitFor('attached', () => rig.agentEvents.find((e) => e.event === 'attached'), 120_000);
-    return { rig, delivered, loaderTid, generationDir };
+    return { rig, agent, generationDir };
   },
   teardown: async ({ rig, generationDir }) => {
     await rig.close();
     rmSync(generationDir, { recursive: true, force: true });
   },
   run: async ({ state }) => {
-    const { rig, delivered } = state;
+    const { rig, agent } = state;
     const table = BigInt(rig.profile.sysCallTable);
     const jsm = await jetstreamManager(rig.nc);
     const floorStream = `${rig.prefix.toUpperCase()}_BENCH_FLOOR`;
     await jsm.streams.add({ name: floorStream, subjects: [`${rig.prefix}.benchfloor.>`] });
     const js = jsm.jetstream();
 
-    // Trap events and findings as they arrive, each timed before it is decoded (decoding is the
-    // bench's work, not the product's, and would otherwise sit on the measured path).
-    const trapData: Array<{ at: number; data: Uint8Array }> = [];
+    // Findings as they arrive here, for the periodic scan's samples (hundreds of ms: this process's
+    // own delays do not matter there). The event samples are timed by the arrival clock instead.
     const findingData: Array<{ at: number; data: Uint8Array }> = [];
     const subs = [
-      rig.nc.subscribe(`${rig.prefix}.trap.>`, { callback: (_e, m) => void trapData.push({ at: nowMs(), data: m.data }) }),
-      rig.nc.subscribe(`${rig.prefix}.finding.>`, { callback: (_e, m) => void findingData.push({ at: nowMs(), data: m.data }) }),
+      rig.nc.subscribe(`${rig.prefix}.finding.>`, { callback: (_e, m) => void findingData.push({ at: monotonicMs(), data: m.data }) }),
     ];
-    // Trap id -> what the trap event says, and when each finding arrived.
-    const traps = new Map<string, { key: string; nativeMs: number; seenAt: number }>();
     const findingsAt = new Map<string, number>();
     const decodeArrivals = () => {
-      for (const { at, data } of trapData.splice(0)) {
-        const t = validators.trapEvent.decode(data);
-        traps.set(t.id, { key: `${t.mechanism}:${t.seq}`, nativeMs: t.native_latency_ns / 1e6, seenAt: at });
-      }
       for (const { at, data } of findingData.splice(0)) findingsAt.set(validators.finding.decode(data).evidence.object, at);
     };
 
+    const samples: Array<{ object: string; trapId: string; hops: [number, number] }> = [];
     const detect: number[] = [];
     const agentPart: number[] = [];
     const scannerPart: number[] = [];
     const floor: number[] = [];
     const periodic: number[] = [];
-    const idle: CpuWindow = { cpu: 0, loader: 0, qemu: 0 };
+    const idle: CpuWindow = { cpu: 0, qemu: 0 };
     let eventCpu = idle;
     let periodicCpu = idle;
     let sweepCpu = idle;
 
     // Event mode: traps armed, the sweep and the periodic scan off.
-    await withScanner(rig, { SWEEP_PERIOD_MS: '0', PERIODIC_SCAN_MS: '0' }, async () => {
+    const clock = await ArrivalClock.start(rig.env().NATS_URL as string, [`${rig.prefix}.trap.>`, `${rig.prefix}.finding.>`]);
+    await withScanner(rig, { SWEEP_PERIOD_MS: '0', PERIODIC_SCAN_MS: '0' }, async (scanner) => {
       // Warm-up hooks, not measured: the first trap after a scanner starts pays for code loading.
       for (const nr of [190, 191, 192]) {
         await rig.attack(`hook-syscall ${hex(table)} ${nr} image`);
@@ -286,42 +255,55 @@ await runBench<State>({
         const object = `sys_call_table[${nr}]`;
         await rig.attack(`hook-syscall ${hex(table)} ${nr} ${i % 2 === 0 ? 'image' : 'direct'}`);
         const f = await rig.waitFor('finding', () => rig.findingFor(object), 30_000);
-        decodeArrivals();
-        const trap = f.evidence.trap_id === null ? undefined : traps.get(f.evidence.trap_id);
+        if (f.evidence.trap_id === null) throw new Error(`the finding on ${object} names no trap`);
+        samples.push({ object, trapId: f.evidence.trap_id, hops: await jetstreamHops(js, `${rig.prefix}.benchfloor.hop`) });
+      }
+      // What the agent and the arrival clock noted, asked for only now: nothing crosses to them while traps are timed.
+      const delivered = new Map(await agent.delivered());
+      const traps = new Map<string, { key: string; nativeMs: number; seenAt: number }>();
+      const findingAt = new Map<string, number>();
+      for (const { at, body } of await clock.arrivals()) {
+        if (validators.trapEvent.check(body)) {
+          traps.set(body.id, { key: `${body.mechanism}:${body.seq}`, nativeMs: body.native_latency_ns / 1e6, seenAt: at });
+        } else if (validators.finding.check(body) && !findingAt.has(body.evidence.object)) {
+          findingAt.set(body.evidence.object, at);
+        }
+      }
+      for (const { object, trapId, hops } of samples) {
+        const trap = traps.get(trapId);
         const at = trap === undefined ? undefined : delivered.get(trap.key);
-        const received = findingsAt.get(object);
+        const received = findingAt.get(object);
         if (trap === undefined || at === undefined || received === undefined) throw new Error(`no timing for ${object}`);
         detect.push(received - at + trap.nativeMs);
         agentPart.push(trap.seenAt - at);
         scannerPart.push(received - trap.seenAt);
+        floor.push(trap.nativeMs + hops[0] + hops[1]);
         if (process.env.BENCH_VERBOSE)
           process.stderr.write(
             `${object} detect=${detect.at(-1)?.toFixed(2)} native=${trap.nativeMs.toFixed(3)} agent=${agentPart.at(-1)?.toFixed(2)} scanner=${scannerPart.at(-1)?.toFixed(2)}\n`,
           );
-        const [a, b] = await jetstreamHops(js, `${rig.prefix}.benchfloor.hop`);
-        floor.push(trap.nativeMs + a + b);
       }
       // Put the hooked entries back (the writes are trapped and judged benign), so later phases start clean.
       await rig.attack('restore');
       await new Promise((r) => setTimeout(r, 2000));
       // Idle CPU last: by now the agent's and the scanner's start-up work (baselines of the whole
       // kernel text, and the heap reductions after it) is long over, as in a service that has run a while.
-      eventCpu = await cpuSecondsPerMinute(state, EVENT_CPU_WINDOW_MS);
-    });
+      eventCpu = await cpuSecondsPerMinute(state, scanner, EVENT_CPU_WINDOW_MS, EVENT_SETTLE_MS);
+    }).finally(() => clock.stop());
 
     // The sweep alone at its default period, guest idle.
-    await withScanner(rig, { PERIODIC_SCAN_MS: '0' }, async () => {
-      sweepCpu = await cpuSecondsPerMinute(state, CPU_WINDOW_MS);
+    await withScanner(rig, { PERIODIC_SCAN_MS: '0' }, async (scanner) => {
+      sweepCpu = await cpuSecondsPerMinute(state, scanner, CPU_WINDOW_MS);
     });
 
     // Periodic mode at 1 s over the same policy, traps paused.
     await control(rig, 'pause', { guest: GUEST, paused: true });
-    await withScanner(rig, { SWEEP_PERIOD_MS: '0', PERIODIC_SCAN_MS: '1000' }, async () => {
-      periodicCpu = await cpuSecondsPerMinute(state, CPU_WINDOW_MS);
+    await withScanner(rig, { SWEEP_PERIOD_MS: '0', PERIODIC_SCAN_MS: '1000' }, async (scanner) => {
+      periodicCpu = await cpuSecondsPerMinute(state, scanner, CPU_WINDOW_MS);
       for (let i = 0; i < PERIODIC_SAMPLES; i++) {
         const nr = FIRST_SAMPLE_NR + EVENT_SAMPLES + i;
         const object = `sys_call_table[${nr}]`;
-        const t0 = nowMs();
+        const t0 = monotonicMs();
         await rig.attack(`hook-syscall ${hex(table)} ${nr} image`);
         await rig.waitFor(
           'periodic finding',
@@ -366,12 +348,11 @@ await runBench<State>({
       periodic_detect_latency_ms: periodic,
       periodic_cpu_s_per_min: periodicCpu.cpu,
       event_cpu_s_per_min: eventCpu.cpu,
-      // The sweep alone: the same idle process with the sweep on, less the same process with it off.
+      // The sweep alone: the same idle services with the sweep on, less the same services with it off.
       sweep_cpu_s_per_min: Math.max(0, sweepCpu.cpu - eventCpu.cpu),
       sweep_window_cpu_s_per_min: sweepCpu.cpu,
       event_qemu_cpu_s_per_min: eventCpu.qemu,
       periodic_qemu_cpu_s_per_min: periodicCpu.qemu,
-      ts_loader_cpu_s_per_min: eventCpu.loader,
       traps_per_s_sustained: counted() / Math.max(0.001, (last - first) / 1000),
       traps_lost: STORM - counted(),
     };

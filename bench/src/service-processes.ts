@@ -1,0 +1,119 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Arrival } from './arrival-clock.js';
+
+/** The bench's compiled entries (`tsc -b bench` puts them here, from source or not). */
+const distDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
+const repoRoot = join(distDir, '..', '..');
+
+/** CPU seconds every live thread of a process has used so far (nanosecond schedstat, not ticks). */
+export function processCpuSeconds(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return ns / 1e9;
+}
+
+/** A service the bench runs in a process of its own, as it is deployed. */
+export class ServiceProcess {
+  private readonly exited: Promise<number | null>;
+
+  constructor(
+    readonly name: string,
+    protected readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`${this.name} has no process`);
+    return this.child.pid;
+  }
+
+  cpuSeconds(): number {
+    return processCpuSeconds(this.pid);
+  }
+
+  /** SIGTERM (the service drains and exits), SIGKILL if it has not gone in 30 s. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** `ready`, unless the process exits first. */
+  whileRunning<T>(ready: Promise<T>): Promise<T> {
+    return Promise.race([
+      ready,
+      this.exited.then((code) => {
+        throw new Error(`${this.name} exited (code ${code}) while starting`);
+      }),
+    ]);
+  }
+}
+
+/** The bench's host agent (bench/src/detect-agent.ts): the real agent, timing each trap's arrival. */
+export class AgentProcess extends ServiceProcess {
+  static async start(env: Record<string, string>): Promise<AgentProcess> {
+    // Plain node on the compiled entry: no TypeScript loader thread in the measured process.
+    const child = fork(join(distDir, 'detect-agent.js'), [], { env: { ...process.env, ...env }, execArgv: [], stdio: 'inherit' });
+    const agent = new AgentProcess('host-agent', child);
+    await agent.whileRunning(new Promise<void>((resolve) => child.once('message', () => resolve())));
+    return agent;
+  }
+
+  /** When each trap since the last call reached the agent's JavaScript, in monotonic ms. */
+  delivered(): Promise<Array<[string, number]>> {
+    return new Promise((resolve) => {
+      this.child.once('message', (m) => resolve((m as { delivered: Array<[string, number]> }).delivered));
+      this.child.send('delivered');
+    });
+  }
+}
+
+/** The bench's subscriber (bench/src/arrival-clock.ts): when each message on `subjects` arrived. */
+export class ArrivalClock extends ServiceProcess {
+  static async start(natsUrl: string, subjects: string[]): Promise<ArrivalClock> {
+    const child = fork(join(distDir, 'arrival-clock.js'), [], {
+      env: { ...process.env, NATS_URL: natsUrl, BENCH_CLOCK_SUBJECTS: JSON.stringify(subjects) },
+      execArgv: [],
+      stdio: 'inherit',
+    });
+    const clock = new ArrivalClock('arrival-clock', child);
+    await clock.whileRunning(new Promise<void>((resolve) => child.once('message', () => resolve())));
+    return clock;
+  }
+
+  /** Every message since the last call, decoded now, with when it arrived (monotonic ms). */
+  arrivals(): Promise<Arrival[]> {
+    return new Promise((resolve) => {
+      this.child.once('message', (m) => resolve((m as { arrivals: Arrival[] }).arrivals));
+      this.child.send('arrivals');
+    });
+  }
+}
+
+/** The scanner's own server entry, as deployed; resolves once `ready` says it answers. */
+export async function startScannerProcess(env: Record<string, string>, ready: () => Promise<void>): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, [join(repoRoot, 'services/scanner/dist/server.js')], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const scanner = new ServiceProcess('scanner', child);
+  try {
+    await scanner.whileRunning(ready());
+  } catch (err) {
+    await scanner.stop();
+    throw err;
+  }
+  return scanner;
+}
