@@ -38,13 +38,14 @@
  *   own cost. uffd_fault_held_us is the engine's side only (fault read to un-protect returned).
  * - uffd_arm_us: protect() of one page, from JavaScript to the armed page and back.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { attackCommands, type Guest, imageVirtToPhys, launchGuest, readAttackStatus, readStoreTimes, symbolAddress } from '@vmi/guest';
 import { openTrapEngine, type TrapEngine, type TrapEvent, uffdShimEnv } from '@vmi/native-core';
 import { type BenchResult, nowMs, RESULTS_DIR, type RunMetrics, runBench, summaryLine } from './harness.js';
+import { processCpuNs } from './process-cpu.js';
 import { median } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_TRAP_RUNS ?? 40);
@@ -91,19 +92,6 @@ async function activate(state: State, guest: Guest): Promise<void> {
   await other.pause();
   if (state.active !== undefined) await guest.resume();
   state.active = guest;
-}
-
-/** CPU time of every thread of a process, in nanoseconds (schedstat: no tick rounding). */
-function processCpuNs(pid: number): number {
-  let total = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // A thread that ended between the listing and the read used no more CPU.
-    }
-  }
-  return total;
 }
 
 interface WorkloadTime {

@@ -1,25 +1,12 @@
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Arrival } from './arrival-clock.js';
+import { processCpuNs } from './process-cpu.js';
 
 /** The bench's compiled entries (`tsc -b bench` puts them here, from source or not). */
 const distDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const repoRoot = join(distDir, '..', '..');
-
-/** CPU seconds every live thread of a process has used so far (nanosecond schedstat, not ticks). */
-export function processCpuSeconds(pid: number): number {
-  let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return ns / 1e9;
-}
 
 /** A service the bench runs in a process of its own, as it is deployed. */
 export class ServiceProcess {
@@ -38,7 +25,7 @@ export class ServiceProcess {
   }
 
   cpuSeconds(): number {
-    return processCpuSeconds(this.pid);
+    return processCpuNs(this.pid) / 1e9;
   }
 
   /** SIGTERM (the service drains and exits), SIGKILL if it has not gone in 30 s. */

@@ -128,8 +128,7 @@ export class Sweeper {
     if (seen === undefined || seen.sha !== sha) {
       this.firstSeen.set(key, { sha, at: now });
       if (this.deps.graceMs > 0) {
-        // Look again once the grace period is over instead of waiting a whole period.
-        setTimeout(() => void this.sweepObject(obj, ctx).catch(() => undefined), this.deps.graceMs + 10).unref();
+        this.lookAgain(obj, ctx);
         return;
       }
     } else if (now - seen.at < this.deps.graceMs) {
@@ -138,7 +137,7 @@ export class Sweeper {
     if (this.deps.inHand.has(record.guest, record.object)) {
       // A trap on it is still being checked (a string waits for the rest of its write): look again
       // after another grace period, by when its finding, if any, stands for this state.
-      setTimeout(() => void this.sweepObject(obj, ctx).catch(() => undefined), this.deps.graceMs + 10).unref();
+      this.lookAgain(obj, ctx);
       return;
     }
     const r = await checkState(obj, ctx, this.deps.reporter, 'sweep', { host: this.deps.host, productVersion: this.deps.productVersion });
@@ -146,6 +145,11 @@ export class Sweeper {
       this.counters.findings += 1;
       this.deps.logger.warn({ guest: record.guest, object: record.object, finding: r.findingId }, 'sweep found a change no trap reported');
     }
+  }
+
+  /** Looks at one object again once another grace period is over, instead of a whole period later. */
+  private lookAgain(obj: ProtectedObject, ctx: GuestContext): void {
+    setTimeout(() => void this.sweepObject(obj, ctx).catch(() => undefined), this.deps.graceMs + 10).unref();
   }
 
   stop(): Promise<void> {
