@@ -4,7 +4,7 @@
  *
  * The host agent and the scanner run as they are deployed, each in a process of its own (the agent
  * from bench/src/detect-agent.ts, which is the real agent noting when each trap reaches it; the
- * scanner from its own server entry), both compiled; this process drives the guest and subscribes.
+ * scanner from its own server entry, through the stack's launcher), both compiled; this process drives the guest and subscribes.
  *
  * - detect_latency_ms: a guest write to a protected sys_call_table entry until the finding reaches a
  *   NATS subscriber. Measured as (finding received - trap event reached the agent's JavaScript) +
@@ -34,9 +34,11 @@ import { join } from 'node:path';
 import { type ProtectionPolicy, validators } from '@vmi/contracts';
 import { type GuestRig, standardPolicy, startRig } from '@vmi/host-agent/testing';
 import { createLogger, DETECTION_PATH_NICE, type JetStreamClient, jetstreamManager, setMainThreadNice } from '@vmi/service-runtime';
+import { ServiceProcess } from '@vmi/stack';
 import { nowMs, runBench } from './harness.js';
 import { monotonicMs } from './monotonic.js';
-import { AgentProcess, ArrivalClock, type ServiceProcess, startScannerProcess } from './service-processes.js';
+import { processCpuNs } from './process-cpu.js';
+import { AgentProcess, ArrivalClock } from './service-processes.js';
 
 const GUEST = 'bench-detect';
 // Hooks of distinct sys_call_table entries (200 and up; this kernel dispatches system calls through a
@@ -102,19 +104,9 @@ function benchPolicy(profile: Parameters<typeof standardPolicy>[1]): ProtectionP
   return p;
 }
 
-async function withScanner<T>(rig: GuestRig, env: Record<string, string>, fn: (s: ServiceProcess) => Promise<T>): Promise<T> {
-  // Up once its control service answers: its trap consumer is bound before that starts.
-  const answers = async () => {
-    for (;;) {
-      try {
-        await rig.nc.request(`${rig.prefix}.ctl.scanner.stats`, '', { timeout: 1000 });
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  };
-  const scanner = await startScannerProcess(rig.env(env), answers);
+/** The scanner from its built entry, through the stack's launcher: ready once its `/readyz` answers. */
+async function withScanner<T>(rig: GuestRig, env: Record<string, string>, fn: (scanner: ServiceProcess) => Promise<T>): Promise<T> {
+  const scanner = await ServiceProcess.start({ service: 'scanner', env: rig.env(env), logFile: join(rig.dir, 'scanner.log') });
   try {
     return await fn(scanner);
   } finally {
@@ -132,7 +124,9 @@ interface CpuWindow {
 async function cpuSecondsPerMinute(state: State, scanner: ServiceProcess, windowMs: number, settleMs = SETTLE_MS): Promise<CpuWindow> {
   // Let earlier work (the scanner loading baselines and the symbol profile, the samples) settle first.
   await new Promise((r) => setTimeout(r, settleMs));
-  const services = () => state.agent.cpuSeconds() + scanner.cpuSeconds();
+  const scannerPid = scanner.pid;
+  if (scannerPid === undefined) throw new Error('the scanner has no process');
+  const services = () => state.agent.cpuSeconds() + processCpuNs(scannerPid) / 1e9;
   const cpu0 = services();
   const qemu0 = qemuCpuS(state.rig.guest.pid);
   const t0 = nowMs();

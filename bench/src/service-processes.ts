@@ -1,4 +1,4 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Arrival } from './arrival-clock.js';
@@ -6,10 +6,12 @@ import { processCpuNs } from './process-cpu.js';
 
 /** The bench's compiled entries (`tsc -b bench` puts them here, from source or not). */
 const distDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
-const repoRoot = join(distDir, '..', '..');
 
-/** A service the bench runs in a process of its own, as it is deployed. */
-export class ServiceProcess {
+/**
+ * A bench entry forked with an IPC channel (the services themselves run through the stack's
+ * `ServiceProcess`, which has none): the bench asks it for what it noted, when nothing is timed.
+ */
+export class ForkedProcess {
   private readonly exited: Promise<number | null>;
 
   constructor(
@@ -49,7 +51,7 @@ export class ServiceProcess {
 }
 
 /** The bench's host agent (bench/src/detect-agent.ts): the real agent, timing each trap's arrival. */
-export class AgentProcess extends ServiceProcess {
+export class AgentProcess extends ForkedProcess {
   static async start(env: Record<string, string>): Promise<AgentProcess> {
     // Plain node on the compiled entry: no TypeScript loader thread in the measured process.
     const child = fork(join(distDir, 'detect-agent.js'), [], { env: { ...process.env, ...env }, execArgv: [], stdio: 'inherit' });
@@ -68,7 +70,7 @@ export class AgentProcess extends ServiceProcess {
 }
 
 /** The bench's subscriber (bench/src/arrival-clock.ts): when each message on `subjects` arrived. */
-export class ArrivalClock extends ServiceProcess {
+export class ArrivalClock extends ForkedProcess {
   static async start(natsUrl: string, subjects: string[]): Promise<ArrivalClock> {
     const child = fork(join(distDir, 'arrival-clock.js'), [], {
       env: { ...process.env, NATS_URL: natsUrl, BENCH_CLOCK_SUBJECTS: JSON.stringify(subjects) },
@@ -87,20 +89,4 @@ export class ArrivalClock extends ServiceProcess {
       this.child.send('arrivals');
     });
   }
-}
-
-/** The scanner's own server entry, as deployed; resolves once `ready` says it answers. */
-export async function startScannerProcess(env: Record<string, string>, ready: () => Promise<void>): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [join(repoRoot, 'services/scanner/dist/server.js')], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const scanner = new ServiceProcess('scanner', child);
-  try {
-    await scanner.whileRunning(ready());
-  } catch (err) {
-    await scanner.stop();
-    throw err;
-  }
-  return scanner;
 }
