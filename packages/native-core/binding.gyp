@@ -28,6 +28,7 @@
         "native/memory/guest_memory.cc",
         "native/memory/page_walk.cc",
         "native/memory/memory_binding.cc",
+        "native/memory/compare_binding.cc",
         "native/hash/sha256.cc",
         "native/hash/hash_binding.cc",
         "native/probe/probe.cc",

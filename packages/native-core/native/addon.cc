@@ -3,6 +3,7 @@
 
 #include "copy/copy_binding.h"
 #include "hash/hash_binding.h"
+#include "memory/compare_binding.h"
 #include "memory/memory_binding.h"
 #include "probe/probe_binding.h"
 #include "traps/traps.h"
@@ -12,6 +13,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vmi::RegisterMemory(env, exports);
   vmi::RegisterHash(env, exports);
+  vmi::RegisterCompare(env, exports);
   vmi::RegisterProbe(env, exports);
   vmi::RegisterCopy(env, exports);
   vmi::RegisterTraps(env, exports);

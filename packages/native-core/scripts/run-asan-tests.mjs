@@ -30,6 +30,7 @@ const defaultTests = [
   'src/page-walk.test.ts',
   'src/guest-memory.test.ts',
   'src/hash.test.ts',
+  'src/diff-phys.test.ts',
   'src/generation-table.test.ts',
   'src/guarded-copy.test.ts',
   'src/probe.test.ts',

@@ -1,3 +1,4 @@
+import { NativeErrors, VmiError } from '@vmi/contracts';
 import { byteCount, bytes, MAX_SYNC_BYTES, nonEmptyString, type PhysRange, pagingLevels, physRanges, u64 } from './inputs.js';
 import type { GuestMemoryHandle, NativeLayoutRegion, NativeTranslation } from './native.js';
 import { native } from './native.js';
@@ -112,6 +113,29 @@ export class GuestMemory {
   async hashPhys(ranges: PhysRange | readonly PhysRange[]): Promise<Buffer> {
     const list = physRanges(ranges, 'ranges');
     return awaitNative(() => native().memoryHashPhys(this.#handle, list));
+  }
+
+  /**
+   * Which ranges no longer hold what they should: compares each range with its expected bytes
+   * (`expected[i]` for `ranges[i]`, of the same length) straight from the mapping, on a worker
+   * thread, without copying or hashing, and resolves with the indices of those that differ, in
+   * order. The expected buffers must not change until the promise settles.
+   */
+  async diffPhys(ranges: readonly PhysRange[], expected: readonly Uint8Array[]): Promise<number[]> {
+    const list = physRanges(ranges, 'ranges');
+    if (!Array.isArray(expected) || expected.length !== list.length) {
+      throw new VmiError(NativeErrors.BAD_ARGUMENT, 'expected must hold one buffer per range', { path: '/expected' });
+    }
+    const want = list.map((r, i) => {
+      const b = bytes(expected[i], `expected/${i}`);
+      if (b.length !== r.length) {
+        throw new VmiError(NativeErrors.BAD_ARGUMENT, `expected/${i} holds ${b.length} bytes; its range ${r.length}`, {
+          path: `/expected/${i}`,
+        });
+      }
+      return b;
+    });
+    return awaitNative(() => native().memoryDiffPhys(this.#handle, list, want));
   }
 
   close(): void {

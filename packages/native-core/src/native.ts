@@ -125,6 +125,11 @@ export interface CoreAddon {
   memoryReadVirtAsync(memory: GuestMemoryHandle, cr3: bigint, va: bigint, length: number, levels: 4 | 5): Promise<Buffer>;
   /** One SHA-256 over the concatenation of the ranges, read straight from the mapping. */
   memoryHashPhys(memory: GuestMemoryHandle, ranges: NativePhysRange[]): Promise<Buffer>;
+  /**
+   * Indices of the ranges whose bytes differ from their expected buffer (one per range, of the
+   * range's length), compared straight from the mapping.
+   */
+  memoryDiffPhys(memory: GuestMemoryHandle, ranges: NativePhysRange[], expected: Buffer[]): Promise<number[]>;
   hashSha256(data: Buffer): Promise<Buffer>;
   hashSha256Sync(data: Buffer): Buffer;
   probeFeatures(): NativeFeatures;

@@ -15,7 +15,10 @@ export interface GuestReader {
   copy(phys: bigint, length: number): Promise<GuardedBytes>;
   /** SHA-256 (hex) of a guest-physical range, as it is now (the sweep's cheap comparison). */
   hash(phys: bigint, length: number): Promise<string>;
-  /** SHA-256 (hex) of several ranges read back to back (one pass for a batch of small objects). */
-  hashRanges(ranges: ReadonlyArray<{ phys: bigint; length: number }>): Promise<string>;
+  /**
+   * Indices of the ranges that no longer hold their expected bytes (`expected[i]` for `ranges[i]`),
+   * compared in place: the sweep's one pass over every protected object.
+   */
+  differing(ranges: ReadonlyArray<{ phys: bigint; length: number }>, expected: readonly Buffer[]): Promise<number[]>;
   close(): void;
 }

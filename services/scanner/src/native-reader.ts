@@ -38,8 +38,8 @@ export function nativeReader(guard: GuardRequest): OpenReader {
       async hash(phys: bigint, length: number): Promise<string> {
         return (await memory.hashPhys({ phys, length })).toString('hex');
       },
-      async hashRanges(ranges: ReadonlyArray<{ phys: bigint; length: number }>): Promise<string> {
-        return (await memory.hashPhys(ranges)).toString('hex');
+      differing(ranges: ReadonlyArray<{ phys: bigint; length: number }>, expected: readonly Buffer[]): Promise<number[]> {
+        return memory.diffPhys(ranges, expected);
       },
       close() {
         table?.close();

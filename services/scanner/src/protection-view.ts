@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import {
@@ -6,8 +7,10 @@ import {
   Name,
   type ProtectedGuestRecord,
   protectionKv,
+  ScannerErrors,
   Sha256Hex,
   slugToken,
+  VmiError,
   validators,
 } from '@vmi/contracts';
 import type { Logger } from '@vmi/service-runtime';
@@ -31,6 +34,22 @@ export const ReportedState = Type.Object(
 export type ReportedState = Static<typeof ReportedState>;
 const reportedValidator = compileValidator(ReportedState, 'reported-state');
 
+/**
+ * The baseline's bytes, once they are shown to be what the record says: as long as the object and
+ * with its hash. The sweep compares memory with these bytes and the checks compare hashes with the
+ * record's, so the two must agree; a record where they do not is refused, not half believed.
+ */
+function baselineOf(record: BaselineRecord): Buffer {
+  const bytes = Buffer.from(record.bytes_base64, 'base64');
+  if (bytes.length !== record.length) {
+    throw new VmiError(ScannerErrors.STATE_INVALID, `${record.object}: baseline holds ${bytes.length} bytes, the object ${record.length}`);
+  }
+  if (createHash('sha256').update(bytes).digest('hex') !== record.sha256) {
+    throw new VmiError(ScannerErrors.STATE_INVALID, `${record.object}: baseline bytes do not match its sha256`);
+  }
+  return bytes;
+}
+
 export interface GuestView {
   readonly guest: ProtectedGuestRecord;
   readonly objects: Map<string, ProtectedObject>;
@@ -48,6 +67,8 @@ export class ProtectionView {
   /** KV key of a reported state -> the state. */
   private readonly reported = new Map<string, ReportedState>();
   rejected = 0;
+  /** Goes up whenever a guest or a baseline changes, so what is derived from them can be rebuilt. */
+  revision = 0;
   private stopWatch: (() => void) | undefined;
 
   private constructor(
@@ -92,6 +113,7 @@ export class ProtectionView {
       else this.reported.set(key, reportedValidator.decode(value));
       return;
     }
+    this.revision += 1;
     if (operation !== 'PUT') {
       if (kind === 'guest') this.guests.delete(guestSlug);
       else {
@@ -115,7 +137,7 @@ export class ProtectionView {
       view = { guest: null, objects: new Map() };
       this.guests.set(guestSlug, view);
     }
-    view.objects.set(record.object, { record, baseline: Buffer.from(record.bytes_base64, 'base64') });
+    view.objects.set(record.object, { record, baseline: baselineOf(record) });
   }
 
   static reportedKey(guest: string, object: string): string {

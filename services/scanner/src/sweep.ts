@@ -1,13 +1,22 @@
-import { createHash } from 'node:crypto';
 import type { Logger } from '@vmi/service-runtime';
 import type { GuestContext } from './guest-context.js';
-import type { ProtectedObject, ProtectionView } from './protection-view.js';
+import type { GuestView, ProtectedObject, ProtectionView } from './protection-view.js';
 import type { Reporter } from './reporter.js';
 import { checkState } from './state-check.js';
 import type { TrapsInHand } from './traps-in-hand.js';
 
-const BATCH_OBJECTS = 512;
-const BATCH_BYTES = 1024 * 1024;
+/** Objects per comparison: bounds one worker task, and stays well under the native core's range limit. */
+const CHUNK_OBJECTS = 1024;
+
+/** One guest's objects in physical order with their ranges and baselines, ready to compare in chunks. */
+interface SweepPlan {
+  readonly revision: number;
+  readonly chunks: ReadonlyArray<{
+    readonly objects: readonly ProtectedObject[];
+    readonly ranges: ReadonlyArray<{ phys: bigint; length: number }>;
+    readonly baselines: readonly Buffer[];
+  }>;
+}
 
 export interface SweepDeps {
   readonly view: ProtectionView;
@@ -23,16 +32,19 @@ export interface SweepDeps {
 }
 
 /**
- * The physical-level safety net: every protected object's bytes in the RAM file are hashed and
- * compared with the baseline's hash, whatever alias a write used. A difference that outlives the
- * grace period and was not reported by a trap becomes a finding that says the sweep found it.
+ * The physical-level safety net: every protected object's bytes in the RAM file are compared with
+ * its baseline, whatever alias a write used. A difference that outlives the grace period and was
+ * not reported by a trap becomes a finding that says the sweep found it. The comparison runs in
+ * place, byte for byte, in the native core (no copy, no hash), on a plan of ranges and baselines
+ * that is rebuilt only when the protected set changes: an idle pass costs little more than reading
+ * the protected bytes once.
  */
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | null = null;
   /** First time each object was seen changed (and with which hash), for the grace period. */
   private readonly firstSeen = new Map<string, { sha: string; at: number }>();
-  private readonly expectedByBatch = new Map<string, string>();
+  private readonly plans = new Map<string, SweepPlan>();
   readonly counters = { sweeps: 0, findings: 0, objects: 0 };
 
   constructor(private readonly deps: SweepDeps) {}
@@ -58,7 +70,10 @@ export class Sweeper {
 
   private async pass(): Promise<void> {
     this.counters.sweeps += 1;
-    for (const view of this.deps.view.all()) {
+    const guests = this.deps.view.all();
+    const current = new Set(guests.map((v) => v.guest.guest));
+    for (const slug of this.plans.keys()) if (!current.has(slug)) this.plans.delete(slug);
+    for (const view of guests) {
       let ctx: GuestContext;
       try {
         ctx = await this.deps.context(view.guest.guest);
@@ -66,52 +81,43 @@ export class Sweeper {
         this.deps.logger.warn({ guest: view.guest.guest, err: (err as Error).message }, 'sweep skipped a guest');
         continue;
       }
-      for (const batch of this.batches([...view.objects.values()])) {
-        // One hash over a batch's ranges; only a batch that differs is looked at object by object.
-        const actual = await ctx.reader.hashRanges(batch.map((o) => ({ phys: BigInt(o.record.physical), length: o.record.length })));
-        this.counters.objects += batch.length;
-        if (actual === this.expected(batch)) {
-          for (const o of batch) this.firstSeen.delete(`${o.record.guest}|${o.record.object}`);
-          continue;
+      for (const chunk of this.plan(view).chunks) {
+        const differing = await ctx.reader.differing(chunk.ranges, chunk.baselines);
+        this.counters.objects += chunk.objects.length;
+        if (this.firstSeen.size > 0) {
+          const changed = new Set(differing);
+          chunk.objects.forEach((o, i) => {
+            if (!changed.has(i)) this.firstSeen.delete(`${o.record.guest}|${o.record.object}`);
+          });
         }
-        for (const obj of batch) await this.sweepObject(obj, ctx);
+        for (const i of differing) {
+          const obj = chunk.objects[i];
+          if (obj !== undefined) await this.sweepObject(obj, ctx);
+        }
       }
     }
   }
 
-  /** Objects in physical order, cut into batches of bounded count and size. */
-  private batches(objects: ProtectedObject[]): ProtectedObject[][] {
-    objects.sort((a, b) => (BigInt(a.record.physical) < BigInt(b.record.physical) ? -1 : 1));
-    const out: ProtectedObject[][] = [];
-    let cur: ProtectedObject[] = [];
-    let bytes = 0;
-    for (const o of objects) {
-      if (cur.length >= BATCH_OBJECTS || bytes + o.record.length > BATCH_BYTES) {
-        if (cur.length > 0) out.push(cur);
-        cur = [];
-        bytes = 0;
-      }
-      cur.push(o);
-      bytes += o.record.length;
+  /** The guest's objects in physical order, cut into chunks; rebuilt only when the protected set changed. */
+  private plan(view: GuestView): SweepPlan {
+    const revision = this.deps.view.revision;
+    const cached = this.plans.get(view.guest.guest);
+    if (cached?.revision === revision) return cached;
+    const ordered = [...view.objects.values()]
+      .map((o) => ({ o, phys: BigInt(o.record.physical) }))
+      .sort((a, b) => (a.phys < b.phys ? -1 : a.phys > b.phys ? 1 : 0));
+    const chunks: SweepPlan['chunks'][number][] = [];
+    for (let at = 0; at < ordered.length; at += CHUNK_OBJECTS) {
+      const part = ordered.slice(at, at + CHUNK_OBJECTS);
+      chunks.push({
+        objects: part.map((p) => p.o),
+        ranges: part.map((p) => ({ phys: p.phys, length: p.o.record.length })),
+        baselines: part.map((p) => p.o.baseline),
+      });
     }
-    if (cur.length > 0) out.push(cur);
-    return out;
-  }
-
-  /** The hash a batch has when every object holds its baseline (memoised by the baselines' hashes). */
-  private expected(batch: ProtectedObject[]): string {
-    const key = createHash('sha256')
-      .update(batch.map((o) => `${o.record.physical}:${o.record.sha256}`).join(','))
-      .digest('hex');
-    let sha = this.expectedByBatch.get(key);
-    if (sha === undefined) {
-      const h = createHash('sha256');
-      for (const o of batch) h.update(o.baseline);
-      sha = h.digest('hex');
-      if (this.expectedByBatch.size > 10_000) this.expectedByBatch.clear();
-      this.expectedByBatch.set(key, sha);
-    }
-    return sha;
+    const plan = { revision, chunks };
+    this.plans.set(view.guest.guest, plan);
+    return plan;
   }
 
   private async sweepObject(obj: ProtectedObject, ctx: GuestContext): Promise<void> {

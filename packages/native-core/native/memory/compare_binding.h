@@ -1,0 +1,9 @@
+#pragma once
+
+#include <napi.h>
+
+namespace vmi {
+
+void RegisterCompare(Napi::Env env, Napi::Object exports);
+
+}  // namespace vmi
