@@ -1,4 +1,4 @@
-import { DEFAULT_PREFIX, type SubjectKind, Subjects } from './subjects.js';
+import { DEFAULT_PREFIX, type SubjectKind, Subjects, slugToken } from './subjects.js';
 
 /**
  * JetStream topology as plain data, so every service (and the docs) agree on it. Field names follow
@@ -113,10 +113,23 @@ export function consumerDefinition(
 
 /** The durable consumers the platform's services create. */
 export const CONSUMERS = {
-  scannerTraps: (prefix?: string) =>
-    consumerDefinition('traps', 'scanner-traps', { prefix, description: 'Scanners (shared) check every trap' }),
-  scannerScans: (prefix?: string) =>
-    consumerDefinition('scans', 'scanner-scans', { prefix, description: 'Scanners serve on-demand scans' }),
+  /**
+   * The traps of one host's guests, shared by that host's scanner instances: only a scanner on the
+   * guest's host can read its memory.
+   */
+  scannerTraps: (host: string, prefix?: string) =>
+    consumerDefinition('traps', `scanner-traps-${slugToken(host)}`, {
+      prefix,
+      filterSubject: new Subjects(prefix).hostTraps(host),
+      description: `Scanners of ${host} check every trap of its guests`,
+    }),
+  /** On-demand scans of one host's guests, shared by that host's scanner instances. */
+  scannerScans: (host: string, prefix?: string) =>
+    consumerDefinition('scans', `scanner-scans-${slugToken(host)}`, {
+      prefix,
+      filterSubject: new Subjects(prefix).hostScans(host),
+      description: `Scanners of ${host} serve on-demand scans of its guests`,
+    }),
   audit: (key: StreamKey, prefix?: string) =>
     consumerDefinition(key, `audit-${STREAMS[key].suffix.toLowerCase().replace(/_/g, '-')}`, {
       prefix,

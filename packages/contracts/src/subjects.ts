@@ -76,6 +76,10 @@ export class Subjects {
   trap(host: string, guest: string): string {
     return this.build('trap', host, guest);
   }
+  /** `vmi.trap.<host>.*`: every trap event of one host's guests. */
+  hostTraps(host: string): string {
+    return `${this.build('trap', host)}.*`;
+  }
   /** `vmi.trap-summary.<host>.<guest>`: a coalesced storm summary. */
   trapSummary(host: string, guest: string): string {
     return this.build('trap-summary', host, guest);
@@ -99,6 +103,10 @@ export class Subjects {
   /** `vmi.scan.<host>.<guest>`: an on-demand scan request. */
   scan(host: string, guest: string): string {
     return this.build('scan', host, guest);
+  }
+  /** `vmi.scan.<host>.*`: every on-demand scan request for one host's guests. */
+  hostScans(host: string): string {
+    return `${this.build('scan', host)}.*`;
   }
   /** `vmi.verdict.<host>.<guest>`: the scanner's verdict on a held (enforce-mode) trap. */
   verdict(host: string, guest: string): string {

@@ -17,6 +17,7 @@ export {
 export { buildDeadLetter, deadLetterId, type ErrorRecord, errorRecord, isPermanentError, publishDeadLetter } from './deadletter.js';
 export { type HealthServer, type HealthServerOptions, type ReadinessCheck, startHealthServer } from './health.js';
 export {
+  deleteConsumers,
   deleteStreams,
   ensureConsumer,
   ensureStreams,

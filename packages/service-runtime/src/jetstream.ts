@@ -79,6 +79,21 @@ export async function deleteStreams(nc: NatsConnection | JetStreamManager, names
   }
 }
 
+/** Deletes durable consumers of one stream; a missing consumer (or stream) is not an error. Returns those deleted. */
+export async function deleteConsumers(nc: NatsConnection | JetStreamManager, stream: string, names: readonly string[]): Promise<string[]> {
+  const jsm = await manager(nc);
+  const deleted: string[] = [];
+  for (const name of names) {
+    try {
+      await jsm.consumers.delete(stream, name);
+      deleted.push(name);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  return deleted;
+}
+
 function consumerConfig(def: ConsumerDefinition): Partial<ConsumerConfig> & { durable_name: string } {
   return {
     durable_name: def.durable_name,

@@ -1,6 +1,14 @@
 import type { Service } from '@nats-io/services';
-import { CONSUMERS, ScannerErrors, type ScannerStatsReply, slugToken, VmiError, validators } from '@vmi/contracts';
-import { DETECTION_PATH_NICE, type ServiceContext, type StartServiceOptions, startService } from '@vmi/service-runtime';
+import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
+import { CONSUMERS, ScannerErrors, type ScannerStatsReply, slugToken, type TrapEvent, VmiError, validators } from '@vmi/contracts';
+import {
+  DETECTION_PATH_NICE,
+  extractTraceContext,
+  type ServiceContext,
+  type StartServiceOptions,
+  startService,
+  withSpan,
+} from '@vmi/service-runtime';
 import { ScannerConfig } from './config.js';
 import { startScannerControl } from './control-service.js';
 import { scanGuest } from './full-scan.js';
@@ -9,9 +17,11 @@ import type { GuardedBytes } from './guest-reader.js';
 import { nativeReader } from './native-reader.js';
 import { ProtectionView } from './protection-view.js';
 import { Reporter } from './reporter.js';
+import { retireSharedConsumers } from './retire-shared-consumers.js';
 import { SettleGroups } from './settle-groups.js';
 import { Sweeper } from './sweep.js';
 import { checkTrap } from './trap-check.js';
+import { TrapIntake } from './trap-intake.js';
 import { TrapsInHand } from './traps-in-hand.js';
 
 const PRODUCT_VERSION = '0.1.0';
@@ -23,6 +33,9 @@ const PRODUCT_VERSION = '0.1.0';
  * checks that the consumer still exists when a reconnect finds JetStream not yet back.
  */
 const IDLE_PULL_MS = 60_000;
+/** Checked traps are remembered this long (past any redelivery after an outage), and at most this many. */
+const REMEMBER_TRAPS_MS = 10 * 60_000;
+const REMEMBER_TRAPS_MAX = 100_000;
 
 export interface Scanner {
   readonly ctx: ServiceContext<ScannerConfig & { hostName: string; subjectPrefix: string }>;
@@ -71,7 +84,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       // scans in progress before guest memory is closed under them.
       const scanning = new Map<string, Promise<void>>();
       const periodic = setInterval(() => {
-        for (const v of view.all()) {
+        for (const v of view.onHost(config.hostName)) {
           const guest = v.guest.guest;
           if (scanning.has(guest)) continue;
           const scan = scanGuest(guest, [], common)
@@ -87,19 +100,55 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       });
     }
 
-    await ctx.consume({
-      consumer: CONSUMERS.scannerTraps(config.subjectPrefix),
-      validator: validators.trapEvent,
-      concurrency: config.trapConcurrency,
-      fetchExpiresMs: IDLE_PULL_MS,
-      handler: async (event) => {
-        const outcome = await checkTrap(event, { ...common, stateWaitMs: config.stateWaitMs, settle, inHand });
+    const trapDeps = { ...common, stateWaitMs: config.stateWaitMs, settle, inHand };
+    const intake = new TrapIntake(
+      async (event, parent) => {
+        const outcome =
+          parent === undefined
+            ? await checkTrap(event, trapDeps)
+            : await withSpan('trap check', () => checkTrap(event, trapDeps), { parent, kind: SpanKind.CONSUMER });
         counters.traps += 1;
         if (!outcome.malicious) counters.benign += 1;
       },
-    });
+      {
+        maxFastInFlight: config.trapConcurrency,
+        graceMs: config.fastTraps ? config.fastTrapGraceMs : 0,
+        rememberMs: REMEMBER_TRAPS_MS,
+        rememberMax: REMEMBER_TRAPS_MAX,
+      },
+    );
+    const trapConsumer = CONSUMERS.scannerTraps(config.hostName, config.subjectPrefix);
+    await retireSharedConsumers(ctx.nc, config.subjectPrefix, logger);
     await ctx.consume({
-      consumer: CONSUMERS.scannerScans(config.subjectPrefix),
+      consumer: trapConsumer,
+      validator: validators.trapEvent,
+      concurrency: config.trapConcurrency,
+      fetchExpiresMs: IDLE_PULL_MS,
+      handler: (event, message) => intake.durable(event, message.deliveryCount),
+    });
+    if (config.fastTraps) {
+      // The same queue group as the durable consumer's instances: each fast copy to one of them.
+      const fast = ctx.nc.subscribe(subjects.hostTraps(config.hostName), {
+        queue: trapConsumer.durable_name,
+        callback: (err, msg) => {
+          if (err !== null) return;
+          let event: TrapEvent;
+          try {
+            event = validators.trapEvent.decode(msg.data);
+          } catch {
+            // Its durable copy is refused, counted and dead-lettered with the reason: not twice.
+            return;
+          }
+          intake.fast(event, extractTraceContext(msg.headers, ROOT_CONTEXT));
+        },
+      });
+      ctx.shutdown.add('fast traps', async () => {
+        fast.unsubscribe();
+        await intake.drain();
+      });
+    }
+    await ctx.consume({
+      consumer: CONSUMERS.scannerScans(config.hostName, config.subjectPrefix),
       validator: validators.scanRequest,
       fetchExpiresMs: IDLE_PULL_MS,
       handler: async (request) => {
@@ -110,6 +159,9 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
 
     const stats = (): ScannerStatsReply => ({
       traps: counters.traps,
+      fast_traps: intake.counters.fast,
+      durable_traps: intake.counters.durable,
+      fast_deferred: intake.counters.deferred,
       findings: reporter.counters.findings,
       benign: counters.benign,
       verdicts: reporter.counters.verdicts,

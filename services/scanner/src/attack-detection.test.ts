@@ -1,11 +1,13 @@
 import { type GuestRig, standardPolicy, startRig, textProbe } from '@vmi/host-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scanner } from './app.js';
 import { startRigScanner } from './test-support/scanner-rig.js';
 
 const GUEST = 'detect-1';
 let rig: GuestRig;
 let table: bigint;
 let idt: bigint;
+let scanner: Scanner;
 
 beforeAll(async () => {
   rig = await startRig({
@@ -14,7 +16,7 @@ beforeAll(async () => {
   });
   table = BigInt(rig.profile.sysCallTable);
   idt = BigInt(rig.profile.idtTable);
-  await startRigScanner(rig, { SWEEP_PERIOD_MS: '1000', SWEEP_GRACE_MS: '300' });
+  scanner = await startRigScanner(rig, { SWEEP_PERIOD_MS: '1000', SWEEP_GRACE_MS: '300' });
   await rig.startAgent();
   await rig.waitFor('attached', () => rig.agentEvents.find((e) => e.event === 'attached'));
 }, 240_000);
@@ -140,5 +142,10 @@ describe('write-triggered detection on a real guest', () => {
     const trapIds = rig.findings.map((f) => f.evidence.trap_id).filter((id) => id !== null);
     expect(new Set(trapIds).size).toBe(trapIds.length);
     expect(new Set(rig.findings.map((f) => f.id)).size).toBe(rig.findings.length);
+    // Each trap was checked once, from whichever copy came first: here the fast one, mostly.
+    const stats = scanner.stats();
+    expect(stats.traps).toBe(new Set(rig.verdicts.map((v) => v.trap_id)).size);
+    expect(stats.fast_traps + stats.durable_traps).toBe(stats.traps);
+    expect(stats.fast_traps).toBeGreaterThan(0);
   });
 });

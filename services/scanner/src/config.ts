@@ -17,6 +17,18 @@ export const ScannerConfig = Type.Object({
    * per object per window one by one, and a waiting trap costs a timer, not work.
    */
   trapConcurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 256 }),
+  /**
+   * Traps are taken at once from a core subscription as well as from the durable consumer (see
+   * TrapIntake): one NATS hop from the agent instead of JetStream's store-and-deliver. Off, only the
+   * durable consumer brings them.
+   */
+  fastTraps: Type.Boolean({ default: true }),
+  /**
+   * A trap whose durable copy arrives first (its fast copy went to another of the host's scanner
+   * instances, or was lost) waits this long before it is checked here, on its first delivery.
+   * Longer than one check of a string (stringSettleMaxMs), so the other instance's finding stands.
+   */
+  fastTrapGraceMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 2000 }),
   /** Guard of the copy: auto picks RTM where the CPU has it, else the trap guard, else a pause. */
   copyGuard: Type.Union([Type.Literal('auto'), Type.Literal('rtm'), Type.Literal('trap'), Type.Literal('pause')], { default: 'auto' }),
   /**

@@ -173,6 +173,12 @@ export class ProtectionView {
     return out;
   }
 
+  /** The guests attached on one host: the only ones whose memory a scanner on that host can read. */
+  onHost(host: string): GuestView[] {
+    const slug = slugToken(host);
+    return this.all().filter((v) => slugToken(v.guest.host) === slug);
+  }
+
   /** Waits until `predicate` holds or `timeoutMs` passes (a trap may arrive before its baseline). */
   async until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
     if (predicate()) return true;

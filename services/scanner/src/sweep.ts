@@ -70,7 +70,7 @@ export class Sweeper {
 
   private async pass(): Promise<void> {
     this.counters.sweeps += 1;
-    const guests = this.deps.view.all();
+    const guests = this.deps.view.onHost(this.deps.host);
     const current = new Set(guests.map((v) => v.guest.guest));
     for (const slug of this.plans.keys()) if (!current.has(slug)) this.plans.delete(slug);
     for (const view of guests) {

@@ -118,6 +118,12 @@ export type ScannerScanReply = Static<typeof ScannerScanReply>;
 export const ScannerStatsReply = Type.Object(
   {
     traps: Uint,
+    /** Traps checked from the copy a core subscription brought (one hop from the agent). */
+    fast_traps: Uint,
+    /** Traps checked from the durable consumer's copy (the fast one missed or its check failed). */
+    durable_traps: Uint,
+    /** Fast copies left to the durable consumer because the scanner had its limit in hand. */
+    fast_deferred: Uint,
     findings: Uint,
     benign: Uint,
     verdicts: Uint,
