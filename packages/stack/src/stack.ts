@@ -131,8 +131,13 @@ export class Stack {
       AUDIT_HTTP_PORT: String(this.auditPort),
       AUDIT_TOKENS: `read:${this.auditTokens.read},admin:${this.auditTokens.admin}`,
     });
-    await this.startService('scanner', {});
+    await this.startService('scanner', { TRAP_HANDOFF_SOCKET: this.trapHandoffSocket });
     await this.startService('input-gateway', { INPUT_HTTP_PORT: String(await freePort()) });
+  }
+
+  /** Where the host agent hands traps to the scanner (a Unix socket path stays under 108 bytes). */
+  private get trapHandoffSocket(): string {
+    return join(`${defaultKernelVmDir(this.options.runDir)}-agent`, 'traps.sock');
   }
 
   private async startService(service: string, env: Record<string, string>): Promise<ServiceProcess> {
@@ -206,7 +211,7 @@ export class Stack {
     );
 
     const attached = this.waitForAgentEvent(['attached', 'rearmed'], 180_000);
-    await this.startService('host-agent', { GUESTS_FILE: guestsFile });
+    await this.startService('host-agent', { GUESTS_FILE: guestsFile, TRAP_HANDOFF_SOCKET: this.trapHandoffSocket });
     this.progress(`host agent attaching to ${guest}`);
     await attached;
     if (ep.serial_log !== undefined) {

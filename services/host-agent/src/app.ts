@@ -11,6 +11,7 @@ import { type GuestConfig, loadGuestsFile } from './guest-config.js';
 import { type GuestBackends, GuestSession } from './guest-session.js';
 import { nativeBackends } from './native-backends.js';
 import { Outbox } from './outbox.js';
+import { TrapHandoff } from './trap-handoff.js';
 
 export interface HostAgent {
   readonly ctx: ServiceContext<AgentConfig & { hostName: string; subjectPrefix: string }>;
@@ -38,12 +39,16 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<HostA
     const guests = [...(options.guests ?? []), ...(config.guestsFile === undefined ? [] : await loadGuestsFile(config.guestsFile))];
     const store = await BaselineStore.open(ctx.js, config.subjectPrefix);
     const outbox = new Outbox({ js: ctx.js, logger });
+    const handoff = config.trapHandoffSocket === undefined ? null : await TrapHandoff.listen(config.trapHandoffSocket, logger);
     const generationDir = join(tmpdir(), `vmi-generations-${process.pid}`);
     mkdirSync(generationDir, { recursive: true });
     const backends = options.backends ?? nativeBackends(logger, generationDir);
     const sessions = new Map<string, GuestSession>();
     for (const guest of guests) {
-      sessions.set(guest.name, new GuestSession({ guest, host: config.hostName, config, subjects, outbox, store, backends, logger }));
+      sessions.set(
+        guest.name,
+        new GuestSession({ guest, host: config.hostName, config, subjects, outbox, handoff, store, backends, logger }),
+      );
     }
     const bySlug = new Map([...sessions.values()].map((s) => [slugToken(s.name), s]));
 
@@ -92,6 +97,7 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<HostA
         await control.stop().catch(() => undefined);
         verdicts.unsubscribe();
         await Promise.allSettled([...sessions.values()].map((s) => s.stop()));
+        await handoff?.close();
         await outbox.close();
         rmSync(generationDir, { recursive: true, force: true });
       })();

@@ -4,6 +4,11 @@ import Type, { type Static } from 'typebox';
 export const AgentConfig = Type.Object({
   /** JSON file listing the guests to attach: `{"guests": [...]}`. */
   guestsFile: Type.Optional(Type.String({ minLength: 1 })),
+  /**
+   * A Unix socket where this host's scanners take each trap event straight from the agent, beside
+   * its JetStream publish (a hop less on the detection path; see TrapHandoff). Unset: no handoff.
+   */
+  trapHandoffSocket: Type.Optional(Type.String({ minLength: 1, maxLength: 107 })),
   /** Enforce mode: how long a held vCPU waits for a verdict before it is released (fail open). */
   verdictTimeoutMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 2000 }),
   /** Most gdbstub watchpoints armed per guest. */

@@ -31,6 +31,7 @@ import { RegionIndex } from './region-index.js';
 import { type ResolvedRegion, resolvePolicy, type SymbolSource } from './resolve-policy.js';
 import { traceHeaders } from './trace-headers.js';
 import { trapEventsFor } from './trap-events.js';
+import type { TrapHandoff } from './trap-handoff.js';
 import type { ProtectionChange, RawTrap, TrapSource, TrapSourceEvents } from './trap-source.js';
 
 /** Reads guest-physical memory through the RAM file (baselines). */
@@ -52,6 +53,8 @@ export interface GuestSessionDeps {
   readonly config: AgentConfig;
   readonly subjects: Subjects;
   readonly outbox: Outbox;
+  /** Where this host's scanners take trap events straight from the agent; null when not configured. */
+  readonly handoff: TrapHandoff | null;
   readonly store: BaselineStore;
   readonly backends: GuestBackends;
   readonly logger: Logger;
@@ -499,6 +502,8 @@ export class GuestSession {
     this.deps.outbox
       .send(this.deps.subjects.trap(this.deps.host, this.name), event, { validator: validators.trapEvent, headers })
       .catch((err: unknown) => this.log.error({ err, trap: event.id }, 'trap event not published'));
+    // After the validation above; the socket write goes out before the publish's (a microtask later).
+    this.deps.handoff?.send(event);
   }
 
   private publishSummary(s: WindowSummary<ResolvedRegion>): void {

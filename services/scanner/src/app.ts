@@ -21,6 +21,7 @@ import { retireSharedConsumers } from './retire-shared-consumers.js';
 import { SettleGroups } from './settle-groups.js';
 import { Sweeper } from './sweep.js';
 import { checkTrap } from './trap-check.js';
+import { TrapHandoffClient } from './trap-handoff-client.js';
 import { TrapIntake } from './trap-intake.js';
 import { TrapsInHand } from './traps-in-hand.js';
 
@@ -112,7 +113,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       },
       {
         maxFastInFlight: config.trapConcurrency,
-        graceMs: config.fastTraps ? config.fastTrapGraceMs : 0,
+        graceMs: config.fastTraps || config.trapHandoffSocket !== undefined ? config.fastTrapGraceMs : 0,
         rememberMs: REMEMBER_TRAPS_MS,
         rememberMax: REMEMBER_TRAPS_MAX,
       },
@@ -126,7 +127,16 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       fetchExpiresMs: IDLE_PULL_MS,
       handler: (event, message) => intake.durable(event, message.deliveryCount),
     });
-    if (config.fastTraps) {
+    let handoff: TrapHandoffClient | null = null;
+    if (config.trapHandoffSocket !== undefined) {
+      const client = new TrapHandoffClient(config.trapHandoffSocket, (event) => intake.fast(event), logger);
+      handoff = client;
+      client.start();
+      ctx.shutdown.add('trap handoff', async () => {
+        client.stop();
+        await intake.drain();
+      });
+    } else if (config.fastTraps) {
       // The same queue group as the durable consumer's instances: each fast copy to one of them.
       const fast = ctx.nc.subscribe(subjects.hostTraps(config.hostName), {
         queue: trapConsumer.durable_name,
@@ -162,6 +172,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       fast_traps: intake.counters.fast,
       durable_traps: intake.counters.durable,
       fast_deferred: intake.counters.deferred,
+      handoff_traps: handoff?.counters.received ?? 0,
       findings: reporter.counters.findings,
       benign: counters.benign,
       verdicts: reporter.counters.verdicts,

@@ -142,10 +142,11 @@ describe('write-triggered detection on a real guest', () => {
     const trapIds = rig.findings.map((f) => f.evidence.trap_id).filter((id) => id !== null);
     expect(new Set(trapIds).size).toBe(trapIds.length);
     expect(new Set(rig.findings.map((f) => f.id)).size).toBe(rig.findings.length);
-    // Each trap was checked once, from whichever copy came first: here the fast one, mostly.
+    // Each trap was checked once, from whichever copy came first: mostly the one the agent handed over.
     const stats = scanner.stats();
     expect(stats.traps).toBe(new Set(rig.verdicts.map((v) => v.trap_id)).size);
     expect(stats.fast_traps + stats.durable_traps).toBe(stats.traps);
+    expect(stats.handoff_traps).toBeGreaterThanOrEqual(stats.fast_traps);
     expect(stats.fast_traps).toBeGreaterThan(0);
   });
 });

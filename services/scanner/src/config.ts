@@ -18,14 +18,20 @@ export const ScannerConfig = Type.Object({
    */
   trapConcurrency: Type.Integer({ minimum: 1, maximum: 4096, default: 256 }),
   /**
-   * Traps are taken at once from a core subscription as well as from the durable consumer (see
-   * TrapIntake): one NATS hop from the agent instead of JetStream's store-and-deliver. Off, only the
-   * durable consumer brings them.
+   * The agent's trap handoff socket on this host (its TRAP_HANDOFF_SOCKET): each trap comes from
+   * there at once, a local write from the agent. Unset: the fast copy comes by NATS (fastTraps).
+   */
+  trapHandoffSocket: Type.Optional(Type.String({ minLength: 1, maxLength: 107 })),
+  /**
+   * Without a handoff socket, traps are taken at once from a core subscription as well as from the
+   * durable consumer (see TrapIntake): one NATS hop from the agent instead of JetStream's
+   * store-and-deliver. Off, only the durable consumer brings them.
    */
   fastTraps: Type.Boolean({ default: true }),
   /**
    * A trap whose durable copy arrives first (its fast copy went to another of the host's scanner
-   * instances, or was lost) waits this long before it is checked here, on its first delivery.
+   * instances, or was lost; the handoff socket gives no order against it, so with one, every first
+   * delivery not yet seen waits) waits this long before it is checked here, on its first delivery.
    * Longer than one check of a string (stringSettleMaxMs), so the other instance's finding stands.
    */
   fastTrapGraceMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 2000 }),

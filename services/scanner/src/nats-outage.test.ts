@@ -2,6 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { type Finding, streamName, validators } from '@vmi/contracts';
 import { type GuestRig, standardPolicy, startRig } from '@vmi/host-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Scanner } from './app.js';
 import { PrivateNats } from './test-support/private-nats.js';
 import { startRigScanner } from './test-support/scanner-rig.js';
 
@@ -9,13 +10,15 @@ const GUEST = 'outage-1';
 let nats: PrivateNats;
 let rig: GuestRig;
 let table: bigint;
+let scanner: Scanner;
 const hex = (v: bigint) => `0x${v.toString(16)}`;
 
 beforeAll(async () => {
   nats = await PrivateNats.start();
-  rig = await startRig({ name: GUEST, natsUrl: nats.url, policy: (profile) => standardPolicy(GUEST, profile) });
+  // No handoff socket: the fast copies come by NATS, so an outage takes them away too.
+  rig = await startRig({ name: GUEST, natsUrl: nats.url, handoff: false, policy: (profile) => standardPolicy(GUEST, profile) });
   table = BigInt(rig.profile.sysCallTable);
-  await startRigScanner(rig, { SWEEP_PERIOD_MS: '0' });
+  scanner = await startRigScanner(rig, { SWEEP_PERIOD_MS: '0' });
   await rig.startAgent();
   await rig.waitFor('attached', () => rig.agentEvents.find((e) => e.event === 'attached'));
 }, 240_000);
@@ -71,5 +74,10 @@ describe('NATS stopping mid-run', () => {
     const seqs = traps.map((t) => t.seq).sort((a, b) => a - b);
     expect(new Set(seqs).size).toBe(seqs.length);
     expect(agent?.stats().publish_retries).toBeGreaterThan(0);
+    // Fast copies came by the core subscription (no handoff here), and each trap was checked once.
+    const stats = scanner.stats();
+    expect(stats.handoff_traps).toBe(0);
+    expect(stats.fast_traps).toBeGreaterThan(0);
+    expect(stats.fast_traps + stats.durable_traps).toBe(stats.traps);
   });
 });

@@ -124,6 +124,8 @@ export const ScannerStatsReply = Type.Object(
     durable_traps: Uint,
     /** Fast copies left to the durable consumer because the scanner had its limit in hand. */
     fast_deferred: Uint,
+    /** Trap events taken straight from the agent over its handoff socket. */
+    handoff_traps: Uint,
     findings: Uint,
     benign: Uint,
     verdicts: Uint,

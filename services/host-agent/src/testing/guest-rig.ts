@@ -32,6 +32,11 @@ export interface RigOptions {
   uffd?: boolean;
   /** Environment of services other tests start beside the agent (e.g. the scanner). */
   extraEnv?: Record<string, string>;
+  /**
+   * The agent hands traps to local scanners over a socket in the rig's directory (default true, as
+   * the stack runs them); false leaves the scanner its NATS paths alone.
+   */
+  handoff?: boolean;
 }
 
 /**
@@ -68,6 +73,11 @@ export class GuestRig {
     return join(this.dir, 'profile.json');
   }
 
+  /** The agent's trap handoff socket (when `handoff` is on). */
+  get handoffSocket(): string {
+    return join(this.dir, 'traps.sock');
+  }
+
   get uffdSocket(): string {
     return join(this.dir, 'uffd.sock');
   }
@@ -82,6 +92,7 @@ export class GuestRig {
       HOST_NAME: HOST,
       LOG_LEVEL: process.env.VMI_TEST_LOG_LEVEL ?? 'warn',
       HEALTH_PORT: '0',
+      ...(this.options.handoff === false ? {} : { TRAP_HANDOFF_SOCKET: this.handoffSocket }),
       ...extra,
     };
   }

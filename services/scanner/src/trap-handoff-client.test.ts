@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXAMPLES, type TrapEvent } from '@vmi/contracts';
+import { createLogger } from '@vmi/service-runtime';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TrapHandoffClient } from './trap-handoff-client.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vmi-handoff-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const logger = createLogger({ service: 'test', level: 'silent' });
+
+function trap(id: string): TrapEvent {
+  const example = EXAMPLES['trap-event'];
+  if (example === undefined) throw new Error('no trap-event example');
+  return { ...(structuredClone(example.good) as TrapEvent), id };
+}
+
+/** The agent's side: a Unix socket server that keeps its connections for the test to write to. */
+async function agentSocket(path: string): Promise<{ server: Server; sockets: Socket[]; close(): Promise<void> }> {
+  const sockets: Socket[] = [];
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    sockets.push(s);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  return {
+    server,
+    sockets,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+async function until(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('the scanner side of the trap handoff', () => {
+  it('passes on each valid event however the lines are cut, and counts and skips what is not one', async () => {
+    const path = join(dir, 'a.sock');
+    const agent = await agentSocket(path);
+    const got: string[] = [];
+    const client = new TrapHandoffClient(path, (e) => got.push(e.id), logger);
+    client.start();
+    try {
+      await until('a connection', () => agent.sockets.length === 1);
+      const socket = agent.sockets[0] as Socket;
+      const one = `${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e61'))}\n`;
+      const two = `${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e62'))}\n`;
+      // One event cut in three writes, then a bad line and a valid one in a single write.
+      socket.write(one.slice(0, 10));
+      socket.write(one.slice(10, 200));
+      socket.write(one.slice(200));
+      socket.write(`{"not":"a trap"}\nnot json\n${two}`);
+      await until('two events', () => got.length === 2);
+      expect(got).toEqual(['0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e61', '0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e62']);
+      expect(client.counters).toEqual({ received: 2, refused: 2 });
+      expect(client.connected).toBe(true);
+    } finally {
+      client.stop();
+      await agent.close();
+    }
+  });
+
+  it('drops a connection that sends a line longer than any event, and comes back', async () => {
+    const path = join(dir, 'b.sock');
+    const agent = await agentSocket(path);
+    const got: string[] = [];
+    const client = new TrapHandoffClient(path, (e) => got.push(e.id), logger);
+    client.start();
+    try {
+      await until('a connection', () => agent.sockets.length === 1);
+      agent.sockets[0]?.write(Buffer.alloc(300 * 1024, 0x61));
+      await until('the reconnection', () => agent.sockets.length === 2 && client.connected);
+      expect(client.counters.refused).toBe(1);
+      agent.sockets[1]?.write(`${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e63'))}\n`);
+      await until('the event', () => got.length === 1);
+    } finally {
+      client.stop();
+      await agent.close();
+    }
+  });
+
+  it('waits for an agent that is not there yet, and for one that restarts', async () => {
+    const path = join(dir, 'c.sock');
+    const got: string[] = [];
+    const client = new TrapHandoffClient(path, (e) => got.push(e.id), logger);
+    client.start();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(client.connected).toBe(false);
+      let agent = await agentSocket(path);
+      await until('a connection', () => agent.sockets.length === 1);
+      await agent.close();
+      rmSync(path, { force: true });
+      agent = await agentSocket(path);
+      await until('a connection to the new agent', () => agent.sockets.length === 1 && client.connected);
+      agent.sockets[0]?.write(`${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e64'))}\n`);
+      await until('the event', () => got.length === 1);
+      await agent.close();
+    } finally {
+      client.stop();
+    }
+  });
+});
