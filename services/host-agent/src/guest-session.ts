@@ -503,7 +503,7 @@ export class GuestSession {
       .send(this.deps.subjects.trap(this.deps.host, this.name), event, { validator: validators.trapEvent, headers })
       .catch((err: unknown) => this.log.error({ err, trap: event.id }, 'trap event not published'));
     // After the validation above; the socket write goes out before the publish's (a microtask later).
-    this.deps.handoff?.send(event);
+    this.deps.handoff?.send(event, headers);
   }
 
   private publishSummary(s: WindowSummary<ResolvedRegion>): void {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { TrapEvent } from '@vmi/contracts';
 import type { Logger } from '@vmi/service-runtime';
 
+const TRACE_KEYS = ['traceparent', 'tracestate'] as const;
 /** A scanner that reads slower than this much buffered output gets no more copies until it catches up. */
 const MAX_BUFFERED_BYTES = 1 << 20;
 
@@ -13,8 +14,10 @@ const MAX_BUFFERED_BYTES = 1 << 20;
  * one local write reaches it sooner than the broker can (a publish, the server's processing and a
  * delivery): on the detection path that is a hop less. The copy is a shortcut, never the record:
  * the JetStream event is what the scanner acknowledges, so a copy lost here (no scanner connected,
- * one too far behind, a reconnect) costs only time. Events are newline-delimited JSON, each to one
- * connected scanner in turn; the socket is the agent's user's alone (0600).
+ * one too far behind, a reconnect) costs only time. Each event goes to one connected scanner in
+ * turn as one line of JSON, `{"trace": {traceparent, tracestate}, "event": <trap event>}`, so the
+ * trace runs on through the scanner as it does through NATS headers; the socket is the agent's
+ * user's alone (0600).
  */
 export class TrapHandoff {
   private readonly clients: Socket[] = [];
@@ -63,9 +66,11 @@ export class TrapHandoff {
     return this.clients.length;
   }
 
-  /** Writes the event to the next scanner able to take it; false when none could. */
-  send(event: TrapEvent): boolean {
-    const line = `${JSON.stringify(event)}\n`;
+  /** Writes the event (with the trace headers of its publish) to the next scanner able to take it; false when none could. */
+  send(event: TrapEvent, headers: Readonly<Record<string, string>>): boolean {
+    const trace: Record<string, string> = {};
+    for (const key of TRACE_KEYS) if (headers[key] !== undefined) trace[key] = headers[key];
+    const line = `${JSON.stringify({ trace, event })}\n`;
     for (let tried = 0; tried < this.clients.length; tried++) {
       const socket = this.clients[this.next++ % this.clients.length];
       if (socket === undefined || !socket.writable || socket.writableLength > MAX_BUFFERED_BYTES) continue;

@@ -21,7 +21,7 @@ import { retireSharedConsumers } from './retire-shared-consumers.js';
 import { SettleGroups } from './settle-groups.js';
 import { Sweeper } from './sweep.js';
 import { checkTrap } from './trap-check.js';
-import { TrapHandoffClient } from './trap-handoff-client.js';
+import { type HandoffTrace, TrapHandoffClient } from './trap-handoff-client.js';
 import { TrapIntake } from './trap-intake.js';
 import { TrapsInHand } from './traps-in-hand.js';
 
@@ -37,6 +37,16 @@ const IDLE_PULL_MS = 60_000;
 /** Checked traps are remembered this long (past any redelivery after an outage), and at most this many. */
 const REMEMBER_TRAPS_MS = 10 * 60_000;
 const REMEMBER_TRAPS_MAX = 100_000;
+
+/** A handed-over event's trace context as the propagator reads headers. */
+function traceCarrier(trace: HandoffTrace) {
+  const keys = (['traceparent', 'tracestate'] as const).filter((k) => trace[k] !== undefined);
+  return {
+    get: (k: string) => (k === 'traceparent' || k === 'tracestate' ? (trace[k] ?? '') : ''),
+    set: () => undefined,
+    keys: () => [...keys],
+  };
+}
 
 export interface Scanner {
   readonly ctx: ServiceContext<ScannerConfig & { hostName: string; subjectPrefix: string }>;
@@ -129,7 +139,11 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
     });
     let handoff: TrapHandoffClient | null = null;
     if (config.trapHandoffSocket !== undefined) {
-      const client = new TrapHandoffClient(config.trapHandoffSocket, (event) => intake.fast(event), logger);
+      const client = new TrapHandoffClient(
+        config.trapHandoffSocket,
+        (event, trace) => intake.fast(event, extractTraceContext(traceCarrier(trace), ROOT_CONTEXT)),
+        logger,
+      );
       handoff = client;
       client.start();
       ctx.shutdown.add('trap handoff', async () => {

@@ -17,6 +17,8 @@ function trap(id: string): TrapEvent {
   return { ...(structuredClone(example.good) as TrapEvent), id };
 }
 
+const line = (event: TrapEvent, trace: Record<string, string> = {}) => `${JSON.stringify({ trace, event })}\n`;
+
 /** The agent's side: a Unix socket server that keeps its connections for the test to write to. */
 async function agentSocket(path: string): Promise<{ server: Server; sockets: Socket[]; close(): Promise<void> }> {
   const sockets: Socket[] = [];
@@ -48,21 +50,37 @@ describe('the scanner side of the trap handoff', () => {
     const path = join(dir, 'a.sock');
     const agent = await agentSocket(path);
     const got: string[] = [];
-    const client = new TrapHandoffClient(path, (e) => got.push(e.id), logger);
+    const traces: (string | undefined)[] = [];
+    const client = new TrapHandoffClient(
+      path,
+      (e, t) => {
+        got.push(e.id);
+        traces.push(t.traceparent);
+      },
+      logger,
+    );
     client.start();
     try {
       await until('a connection', () => agent.sockets.length === 1);
       const socket = agent.sockets[0] as Socket;
-      const one = `${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e61'))}\n`;
-      const two = `${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e62'))}\n`;
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const one = line(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e61'), { traceparent });
+      const two = line(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e62'));
       // One event cut in three writes, then a bad line and a valid one in a single write.
       socket.write(one.slice(0, 10));
       socket.write(one.slice(10, 200));
       socket.write(one.slice(200));
-      socket.write(`{"not":"a trap"}\nnot json\n${two}`);
+      const bad = [
+        '{"trace":{},"event":{"not":"a trap"}}',
+        'not json',
+        '[1,2]',
+        `{"trace":{"traceparent":7},"event":${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e69'))}}`,
+      ];
+      socket.write(`${bad.join('\n')}\n${two}`);
       await until('two events', () => got.length === 2);
       expect(got).toEqual(['0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e61', '0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e62']);
-      expect(client.counters).toEqual({ received: 2, refused: 2 });
+      expect(traces).toEqual([traceparent, undefined]);
+      expect(client.counters).toEqual({ received: 2, refused: bad.length });
       expect(client.connected).toBe(true);
     } finally {
       client.stop();
@@ -81,7 +99,7 @@ describe('the scanner side of the trap handoff', () => {
       agent.sockets[0]?.write(Buffer.alloc(300 * 1024, 0x61));
       await until('the reconnection', () => agent.sockets.length === 2 && client.connected);
       expect(client.counters.refused).toBe(1);
-      agent.sockets[1]?.write(`${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e63'))}\n`);
+      agent.sockets[1]?.write(line(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e63')));
       await until('the event', () => got.length === 1);
     } finally {
       client.stop();
@@ -103,7 +121,7 @@ describe('the scanner side of the trap handoff', () => {
       rmSync(path, { force: true });
       agent = await agentSocket(path);
       await until('a connection to the new agent', () => agent.sockets.length === 1 && client.connected);
-      agent.sockets[0]?.write(`${JSON.stringify(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e64'))}\n`);
+      agent.sockets[0]?.write(line(trap('0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e64')));
       await until('the event', () => got.length === 1);
       await agent.close();
     } finally {

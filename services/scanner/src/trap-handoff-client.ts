@@ -7,11 +7,28 @@ const MAX_LINE_BYTES = 256 * 1024;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 2000;
 
+/** The trace context an event came with (W3C `traceparent` and `tracestate`). */
+export type HandoffTrace = Readonly<Record<'traceparent' | 'tracestate', string | undefined>>;
+
+const MAX_TRACE_VALUE = 512;
+
+function traceOf(value: unknown): HandoffTrace {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('trace must be an object');
+  const t = value as Record<string, unknown>;
+  const field = (key: string): string | undefined => {
+    const v = t[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length > MAX_TRACE_VALUE) throw new Error(`trace.${key} must be a string of at most ${MAX_TRACE_VALUE}`);
+    return v;
+  };
+  return { traceparent: field('traceparent'), tracestate: field('tracestate') };
+}
+
 /**
  * Takes trap events straight from this host's agent over its handoff socket (see the agent's
- * TrapHandoff), newline-delimited JSON, and passes each valid one on as a fast copy. Everything
- * read is validated like any message from outside; a bad line is counted and skipped, an
- * oversized one ends the connection. While the agent is away it reconnects, backing off to 2 s:
+ * TrapHandoff): one JSON line per event, `{"trace": {...}, "event": <trap event>}`, each valid one
+ * passed on as a fast copy with its trace context. Everything read is validated like any message
+ * from outside; a bad line is counted and skipped, an oversized one ends the connection. While the agent is away it reconnects, backing off to 2 s:
  * traps meanwhile come by the other paths.
  */
 export class TrapHandoffClient {
@@ -24,7 +41,7 @@ export class TrapHandoffClient {
 
   constructor(
     private readonly path: string,
-    private readonly onEvent: (event: TrapEvent) => void,
+    private readonly onEvent: (event: TrapEvent, trace: HandoffTrace) => void,
     private readonly logger: Logger,
   ) {}
 
@@ -82,15 +99,20 @@ export class TrapHandoffClient {
   private line(bytes: Buffer): void {
     if (bytes.length === 0) return;
     let event: TrapEvent;
+    let trace: HandoffTrace;
     try {
-      event = validators.trapEvent.decode(bytes);
+      const frame: unknown = JSON.parse(bytes.toString('utf8'));
+      if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) throw new Error('a line must be a JSON object');
+      const { trace: t, event: e } = frame as Record<string, unknown>;
+      trace = traceOf(t ?? {});
+      event = validators.trapEvent.parse(e);
     } catch (err) {
       this.counters.refused += 1;
       this.logger.warn({ err: (err as Error).message }, 'trap handoff line refused');
       return;
     }
     this.counters.received += 1;
-    this.onEvent(event);
+    this.onEvent(event, trace);
   }
 
   stop(): void {
