@@ -12,11 +12,14 @@
  *   host's; both instants are on the machine's monotonic clock, which the processes share. Both
  *   ends are timed before any decoding, so the bench's own parsing stays off the measured path.
  * - detect_agent_ms, detect_scanner_ms: the same path in two parts, split where a plain NATS subscriber
- *   sees the trap event: the agent's part (trap in JavaScript to its event on NATS) and the scanner's
- *   (trap event on NATS to the finding on NATS).
+ *   sees the trap event: the agent's part (trap in JavaScript to its event on NATS) and the rest
+ *   (trap event on NATS to the finding on NATS). The scanner takes the trap from the agent's handoff
+ *   socket, as the stack runs it, usually before the event reaches NATS subscribers: the second part
+ *   is then what the finding takes after that instant, not the scanner's whole share.
  * - floor_latency_ms: per trap of the same run, that native stop-to-JavaScript time plus two
- *   JetStream publish-and-ack hops of a trap-sized message measured right after it: the least any
- *   design that publishes the trap and then the finding could take.
+ *   JetStream publish-and-ack hops of a trap-sized message measured right after it: the least a
+ *   design that publishes the trap and then the finding through the broker could take (the handoff
+ *   takes one broker hop off the detection path).
  * - periodic_detect_latency_ms_mean: the same write found by the periodic full scan at a 1 s period
  *   (traps paused), from just before the write command is sent to the finding.
  * - periodic_cpu_s_per_min, event_cpu_s_per_min: CPU of the agent's and the scanner's processes per
