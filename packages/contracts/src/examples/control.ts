@@ -1,4 +1,4 @@
-import type { AgentGuestStats, AgentGuestStatus, BaselineRecord, ProtectedGuestRecord } from '../schemas/control.js';
+import type { AgentGuestStats, AgentGuestStatus, BaselineRecord, ProtectedGuestRecord, ScannerStatsReply } from '../schemas/control.js';
 import type { ProtectedRegion } from '../schemas/trap.js';
 import type { SchemaExamples } from './types.js';
 import { withField, withoutField } from './types.js';
@@ -67,6 +67,22 @@ const baseline: BaselineRecord = {
   allow_values: ['/sbin/modprobe'],
   allow_writers: [],
   taken: '2026-01-01T00:00:00.000Z',
+};
+
+const scannerStats: ScannerStatsReply = {
+  traps: 5,
+  fast_traps: 4,
+  durable_traps: 1,
+  fast_deferred: 0,
+  handoff_traps: 4,
+  findings: 2,
+  benign: 3,
+  verdicts: 5,
+  sweeps: 10,
+  sweep_findings: 1,
+  scans: 0,
+  rejected: 0,
+  guests: ['web-1'],
 };
 
 export const CONTROL_EXAMPLES = {
@@ -166,78 +182,11 @@ export const CONTROL_EXAMPLES = {
     ],
   },
   'scanner-stats-reply': {
-    good: {
-      traps: 5,
-      fast_traps: 4,
-      durable_traps: 1,
-      fast_deferred: 0,
-      handoff_traps: 0,
-      findings: 2,
-      benign: 3,
-      verdicts: 5,
-      sweeps: 10,
-      sweep_findings: 1,
-      scans: 0,
-      rejected: 0,
-      guests: ['web-1'],
-    },
+    good: scannerStats,
     bad: [
-      {
-        why: 'traps is negative',
-        value: {
-          traps: -5,
-          fast_traps: 0,
-          durable_traps: 0,
-          fast_deferred: 0,
-          handoff_traps: 0,
-          findings: 0,
-          benign: 0,
-          verdicts: 0,
-          sweeps: 0,
-          sweep_findings: 0,
-          scans: 0,
-          rejected: 0,
-          guests: [],
-        },
-        path: '/traps',
-      },
-      {
-        why: 'guests is missing',
-        value: {
-          traps: 0,
-          fast_traps: 0,
-          durable_traps: 0,
-          fast_deferred: 0,
-          handoff_traps: 0,
-          findings: 0,
-          benign: 0,
-          verdicts: 0,
-          sweeps: 0,
-          sweep_findings: 0,
-          scans: 0,
-          rejected: 0,
-        },
-        path: '/guests',
-      },
-      {
-        why: 'sweeps is a string',
-        value: {
-          traps: 0,
-          fast_traps: 0,
-          durable_traps: 0,
-          fast_deferred: 0,
-          handoff_traps: 0,
-          findings: 0,
-          benign: 0,
-          verdicts: 0,
-          sweeps: '1',
-          sweep_findings: 0,
-          scans: 0,
-          rejected: 0,
-          guests: [],
-        },
-        path: '/sweeps',
-      },
+      { why: 'traps is negative', value: withField(scannerStats, '/traps', -5), path: '/traps' },
+      { why: 'guests is missing', value: withoutField(scannerStats, '/guests'), path: '/guests' },
+      { why: 'sweeps is a string', value: withField(scannerStats, '/sweeps', '1'), path: '/sweeps' },
     ],
   },
   'protected-guest-record': {
