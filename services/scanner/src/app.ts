@@ -1,16 +1,10 @@
 import type { Service } from '@nats-io/services';
-import { ROOT_CONTEXT, SpanKind } from '@opentelemetry/api';
-import { CONSUMERS, ScannerErrors, type ScannerStatsReply, slugToken, type TrapEvent, VmiError, validators } from '@vmi/contracts';
-import {
-  DETECTION_PATH_NICE,
-  extractTraceContext,
-  type ServiceContext,
-  type StartServiceOptions,
-  startService,
-  withSpan,
-} from '@vmi/service-runtime';
+import { SpanKind } from '@opentelemetry/api';
+import { CONSUMERS, ScannerErrors, type ScannerStatsReply, slugToken, VmiError, validators } from '@vmi/contracts';
+import { DETECTION_PATH_NICE, type ServiceContext, type StartServiceOptions, startService, withSpan } from '@vmi/service-runtime';
 import { ScannerConfig } from './config.js';
 import { startScannerControl } from './control-service.js';
+import { startFastTraps } from './fast-traps.js';
 import { scanGuest } from './full-scan.js';
 import { type GuestContext, GuestContexts, type OpenReader } from './guest-context.js';
 import type { GuardedBytes } from './guest-reader.js';
@@ -21,7 +15,6 @@ import { retireSharedConsumers } from './retire-shared-consumers.js';
 import { SettleGroups } from './settle-groups.js';
 import { Sweeper } from './sweep.js';
 import { checkTrap } from './trap-check.js';
-import { type HandoffTrace, TrapHandoffClient } from './trap-handoff-client.js';
 import { TrapIntake } from './trap-intake.js';
 import { TrapsInHand } from './traps-in-hand.js';
 
@@ -37,16 +30,6 @@ const IDLE_PULL_MS = 60_000;
 /** Checked traps are remembered this long (past any redelivery after an outage), and at most this many. */
 const REMEMBER_TRAPS_MS = 10 * 60_000;
 const REMEMBER_TRAPS_MAX = 100_000;
-
-/** A handed-over event's trace context as the propagator reads headers. */
-function traceCarrier(trace: HandoffTrace) {
-  const keys = (['traceparent', 'tracestate'] as const).filter((k) => trace[k] !== undefined);
-  return {
-    get: (k: string) => (k === 'traceparent' || k === 'tracestate' ? (trace[k] ?? '') : ''),
-    set: () => undefined,
-    keys: () => [...keys],
-  };
-}
 
 export interface Scanner {
   readonly ctx: ServiceContext<ScannerConfig & { hostName: string; subjectPrefix: string }>;
@@ -123,6 +106,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       },
       {
         maxFastInFlight: config.trapConcurrency,
+        // Without a fast path every trap comes durably: nothing to wait for.
         graceMs: config.fastTraps || config.trapHandoffSocket !== undefined ? config.fastTrapGraceMs : 0,
         rememberMs: REMEMBER_TRAPS_MS,
         rememberMax: REMEMBER_TRAPS_MAX,
@@ -137,40 +121,17 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       fetchExpiresMs: IDLE_PULL_MS,
       handler: (event, message) => intake.durable(event, message.deliveryCount),
     });
-    let handoff: TrapHandoffClient | null = null;
-    if (config.trapHandoffSocket !== undefined) {
-      const client = new TrapHandoffClient(
-        config.trapHandoffSocket,
-        (event, trace) => intake.fast(event, extractTraceContext(traceCarrier(trace), ROOT_CONTEXT)),
-        logger,
-      );
-      handoff = client;
-      client.start();
-      ctx.shutdown.add('trap handoff', async () => {
-        client.stop();
-        await intake.drain();
-      });
-    } else if (config.fastTraps) {
-      // The same queue group as the durable consumer's instances: each fast copy to one of them.
-      const fast = ctx.nc.subscribe(subjects.hostTraps(config.hostName), {
-        queue: trapConsumer.durable_name,
-        callback: (err, msg) => {
-          if (err !== null) return;
-          let event: TrapEvent;
-          try {
-            event = validators.trapEvent.decode(msg.data);
-          } catch {
-            // Its durable copy is refused, counted and dead-lettered with the reason: not twice.
-            return;
-          }
-          intake.fast(event, extractTraceContext(msg.headers, ROOT_CONTEXT));
-        },
-      });
-      ctx.shutdown.add('fast traps', async () => {
-        fast.unsubscribe();
-        await intake.drain();
-      });
-    }
+    const fast = startFastTraps({
+      nc: ctx.nc,
+      subjects,
+      host: config.hostName,
+      handoffSocket: config.trapHandoffSocket,
+      subscribe: config.fastTraps,
+      queue: trapConsumer.durable_name,
+      intake,
+      logger,
+    });
+    if (fast !== null) ctx.shutdown.add('fast traps', () => fast.stop());
     await ctx.consume({
       consumer: CONSUMERS.scannerScans(config.hostName, config.subjectPrefix),
       validator: validators.scanRequest,
@@ -186,7 +147,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       fast_traps: intake.counters.fast,
       durable_traps: intake.counters.durable,
       fast_deferred: intake.counters.deferred,
-      handoff_traps: handoff?.counters.received ?? 0,
+      handoff_traps: fast?.handedOver() ?? 0,
       findings: reporter.counters.findings,
       benign: counters.benign,
       verdicts: reporter.counters.verdicts,
