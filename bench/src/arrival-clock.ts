@@ -4,7 +4,7 @@
  * machine). Decoding waits until the bench asks for what arrived, so no other work of the bench
  * (driving the guest, checking findings, its garbage collection) can delay a timestamp.
  */
-import { connectNats, createLogger, DETECTION_PATH_NICE, setMainThreadNice } from '@vmi/service-runtime';
+import { connectNats, createLogger, DETECTION_PATH_NICE, setProcessNice } from '@vmi/service-runtime';
 import { monotonicMs } from './monotonic.js';
 
 export interface Arrival {
@@ -21,7 +21,7 @@ if (servers === undefined || subjects === undefined || process.send === undefine
 
 // At the services' priority: its own wait for a CPU behind the busy guest is not the product's.
 const logger = createLogger({ service: 'bench-clock', level: 'warn' });
-setMainThreadNice(DETECTION_PATH_NICE, logger);
+setProcessNice(DETECTION_PATH_NICE, logger);
 const nc = await connectNats({ servers, name: 'bench-arrival-clock', logger });
 const arrived: Array<{ at: number; subject: string; data: Uint8Array }> = [];
 for (const subject of JSON.parse(subjects) as string[]) {

@@ -41,8 +41,8 @@ export const BaseServiceConfig = Type.Object({
   /** Milliseconds between metric exports (the OpenTelemetry variable and default): each one wakes an idle service. */
   otelMetricExportInterval: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 60_000 }),
   hostName: Type.String({ minLength: 1, maxLength: 253, default: hostname() }),
-  /** Nice value of the service's JavaScript thread (-20..19); unset: the service's own default. */
-  mainThreadNice: Type.Optional(Type.Integer({ minimum: -20, maximum: 19 })),
+  /** Nice value of every thread of the service (-20..19); unset: the service's own default. */
+  serviceNice: Type.Optional(Type.Integer({ minimum: -20, maximum: 19 })),
 });
 export type BaseServiceConfig = Static<typeof BaseServiceConfig>;
 

@@ -32,6 +32,7 @@ export {
 } from './jetstream.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACTED_FIELDS } from './logger.js';
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from './nats.js';
+export { DETECTION_PATH_NICE, setProcessNice } from './process-priority.js';
 export {
   type BatchConsumerOptionsFor,
   type ConsumerOptionsFor,
@@ -53,4 +54,3 @@ export {
   type WithSpanOptions,
   withSpan,
 } from './telemetry.js';
-export { DETECTION_PATH_NICE, setMainThreadNice } from './thread-priority.js';

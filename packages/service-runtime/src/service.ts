@@ -9,9 +9,9 @@ import { type HealthServer, startHealthServer } from './health.js';
 import { ensureStreams } from './jetstream.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectNats } from './nats.js';
+import { setProcessNice } from './process-priority.js';
 import { createShutdown, type Shutdown } from './shutdown.js';
 import { initTelemetry, type SpanProcessorList, type Telemetry } from './telemetry.js';
-import { setMainThreadNice } from './thread-priority.js';
 
 export interface StartServiceOptions<S extends TObject> {
   /** Service name: logs, traces, the NATS connection name. */
@@ -28,10 +28,10 @@ export interface StartServiceOptions<S extends TObject> {
   /** Create or update the platform's JetStream streams at start (default true). */
   ensureStreams?: boolean;
   /**
-   * Nice value of the service's JavaScript thread when `MAIN_THREAD_NICE` does not set one; unset
-   * leaves it as inherited. Services on the detection path ask to run ahead of the guests.
+   * Nice value of the service's threads when `SERVICE_NICE` does not set one; unset leaves them as
+   * inherited. Services on the detection path ask to run ahead of the guests.
    */
-  defaultMainThreadNice?: number;
+  defaultNice?: number;
 }
 
 export type ConsumerOptionsFor<T extends TSchema> = Omit<RunConsumerOptions<T>, 'nc' | 'logger' | 'subjects' | 'hostName'>;
@@ -63,8 +63,8 @@ export async function startService<S extends TObject = TObject<Record<never, nev
   const schema = Type.Object({ ...BaseServiceConfig.properties, ...(options.config?.properties ?? {}) });
   const config = loadConfig(schema, options.env) as unknown as BaseServiceConfig & Static<S>;
   const logger = createLogger({ service: options.name, level: config.logLevel, base: { host: config.hostName } });
-  const nice = config.mainThreadNice ?? options.defaultMainThreadNice;
-  if (nice !== undefined) setMainThreadNice(nice, logger);
+  const nice = config.serviceNice ?? options.defaultNice;
+  if (nice !== undefined) setProcessNice(nice, logger);
   const telemetry = initTelemetry({
     serviceName: options.name,
     otlpEndpoint: config.otelExporterOtlpEndpoint,

@@ -33,7 +33,7 @@ export interface StartAgentOptions extends Omit<StartServiceOptions<typeof Agent
  * guest first (held vCPUs go, storm windows are summarised), then drains the outbox and NATS.
  */
 export async function startAgent(options: StartAgentOptions = {}): Promise<HostAgent> {
-  const ctx = await startService({ defaultMainThreadNice: DETECTION_PATH_NICE, ...options, name: 'host-agent', config: AgentConfig });
+  const ctx = await startService({ defaultNice: DETECTION_PATH_NICE, ...options, name: 'host-agent', config: AgentConfig });
   const { config, logger, subjects } = ctx;
   try {
     const guests = [...(options.guests ?? []), ...(config.guestsFile === undefined ? [] : await loadGuestsFile(config.guestsFile))];

@@ -499,11 +499,13 @@ export class GuestSession {
   private publishTrap(event: TrapEvent): void {
     this.counters.published += 1;
     const headers = traceHeaders('trap publish', { 'vmi.guest': this.name, 'vmi.object': event.region.object, 'vmi.trap.id': event.id });
-    this.deps.outbox
-      .send(this.deps.subjects.trap(this.deps.host, this.name), event, { validator: validators.trapEvent, headers })
-      .catch((err: unknown) => this.log.error({ err, trap: event.id }, 'trap event not published'));
-    // After the validation above; the socket write goes out before the publish's (a microtask later).
+    // Validated once for both copies. The handoff goes first: it is the detection path, and the
+    // scanner's check starts while the durable publish is still being prepared.
+    validators.trapEvent.parse(event);
     this.deps.handoff?.send(event, headers);
+    this.deps.outbox
+      .send(this.deps.subjects.trap(this.deps.host, this.name), event, { headers })
+      .catch((err: unknown) => this.log.error({ err, trap: event.id }, 'trap event not published'));
   }
 
   private publishSummary(s: WindowSummary<ResolvedRegion>): void {

@@ -49,7 +49,7 @@ export interface StartScannerOptions extends Omit<StartServiceOptions<typeof Sca
  * the control service.
  */
 export async function startScanner(options: StartScannerOptions = {}): Promise<Scanner> {
-  const ctx = await startService({ defaultMainThreadNice: DETECTION_PATH_NICE, ...options, name: 'scanner', config: ScannerConfig });
+  const ctx = await startService({ defaultNice: DETECTION_PATH_NICE, ...options, name: 'scanner', config: ScannerConfig });
   const { config, logger, subjects } = ctx;
   try {
     const contexts = new GuestContexts(options.openReader ?? nativeReader(config.copyGuard), config.trustedModules);

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { GuestErrors } from '@vmi/contracts';
 import { QmpClient, queryMemdev, queryStatus } from '@vmi/qmp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,10 +24,26 @@ let guest: Guest;
 // A first run builds the image (a minute or more on a busy machine) before anything boots.
 const BUILD_AND_BOOT_TIMEOUT_MS = 600_000;
 
+// Launched from a thread at another priority, as a service or a benchmark ahead of its guests would.
+const launcherNice = getPriority();
+
 beforeAll(async () => {
   image = await ensureGuestImage();
-  guest = await launchGuest({ image, name: 'launch-test', qmpSockets: 2 });
+  setPriority(launcherNice + 2);
+  try {
+    guest = await launchGuest({ image, name: 'launch-test', qmpSockets: 2 });
+  } finally {
+    setPriority(launcherNice);
+  }
 }, BUILD_AND_BOOT_TIMEOUT_MS);
+
+/** The nice value of each of a process's threads. */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
 
 afterAll(async () => {
   await guest?.close();
@@ -47,6 +64,17 @@ describe('a launched guest', () => {
     const bytes = await guest.readPhysical(pa, Buffer.byteLength(profile.banner));
     expect(bytes.toString('utf8')).toBe(profile.banner);
     expect((await guest.exec('cat /proc/version')).output).toBe(profile.banner);
+  });
+
+  it("runs at a host's ordinary priority, not at its launcher's", () => {
+    const nices = threadNices(guest.pid);
+    expect(nices.length).toBeGreaterThan(1);
+    expect(new Set(nices)).toEqual(new Set([0]));
+  });
+
+  it('refuses a nice value out of range before it starts anything', async () => {
+    await expect(launchGuest({ image, nice: 20 })).rejects.toMatchObject({ code: GuestErrors.INVALID_ARGUMENT.code });
+    await expect(launchGuest({ image, nice: 1.5 })).rejects.toMatchObject({ code: GuestErrors.INVALID_ARGUMENT.code });
   });
 
   it('loaded the attack module and evdev', async () => {

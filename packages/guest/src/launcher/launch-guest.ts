@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GuestErrors, VmiError } from '@vmi/contracts';
 import { cont, QmpClient, type QmpStatus, queryStatus, quit, stop } from '@vmi/qmp';
@@ -33,6 +33,12 @@ export interface LaunchGuestOptions {
   readonly bootTimeoutMs?: number;
   /** Keep the run directory (serial log) after close, for post-mortems. */
   readonly keepRunDir?: boolean;
+  /**
+   * QEMU's nice value (default 0, a host's ordinary priority), whatever the launcher's own: a
+   * launcher that runs ahead of guests (a service, a benchmark at the services' priority) must not
+   * hand that priority to the guest it starts.
+   */
+  readonly nice?: number;
 }
 
 export interface ExecResult {
@@ -219,6 +225,17 @@ function hasSetpriv(): boolean {
   return setprivAvailable;
 }
 
+/**
+ * The command run at the given nice value: a child inherits the nice value of the thread that
+ * starts it, so one that differs goes through nice(1) with the difference. Raising it needs no
+ * privilege; lowering it below the launcher's needs CAP_SYS_NICE, without which nice(1) says so and
+ * runs the command at the launcher's.
+ */
+function atNice(nice: number, [file, args]: [string, string[]]): [string, string[]] {
+  const delta = nice - getPriority();
+  return delta === 0 ? [file, args] : ['nice', ['-n', String(delta), file, ...args]];
+}
+
 function readTail(path: string, bytes: number): string {
   try {
     return readFileSync(path, 'utf8').slice(-bytes);
@@ -268,6 +285,10 @@ export async function bootGuest(files: GuestImageFiles, profile: GuestProfile | 
   if (!Number.isInteger(qmpSockets) || qmpSockets < 0 || qmpSockets > 16) {
     throw new VmiError(GuestErrors.INVALID_ARGUMENT, 'qmpSockets must be an integer from 0 to 16', { path: '/qmpSockets' });
   }
+  const nice = options.nice ?? 0;
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) {
+    throw new VmiError(GuestErrors.INVALID_ARGUMENT, 'nice must be an integer from -20 to 19', { path: '/nice' });
+  }
   for (const path of [files.kernelPath, files.initrdPath]) {
     if (!existsSync(path)) throw new VmiError(GuestErrors.LAUNCH, `missing image file ${path}`);
   }
@@ -316,9 +337,10 @@ async function bootOnce(
     extraArgs: options.extraArgs ?? [],
   });
   // Under a parent-death signal QEMU dies with this process even when it is killed outright.
-  const [file, args] = hasSetpriv()
-    ? ['setpriv', ['--pdeathsig', 'KILL', '--', command.file, ...command.args]]
-    : [command.file, [...command.args]];
+  const [file, args] = atNice(
+    options.nice ?? 0,
+    hasSetpriv() ? ['setpriv', ['--pdeathsig', 'KILL', '--', command.file, ...command.args]] : [command.file, [...command.args]],
+  );
   const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } });
   const unregister = registerGuest(child, [ramPath, ...(options.keepRunDir ? [] : [runDir])]);
   const stderr: string[] = [];
