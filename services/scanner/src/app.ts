@@ -12,6 +12,7 @@ import { nativeReader } from './native-reader.js';
 import { ProtectionView } from './protection-view.js';
 import { Reporter } from './reporter.js';
 import { retireSharedConsumers } from './retire-shared-consumers.js';
+import { forwardScan } from './scan-forwarding.js';
 import { SettleGroups } from './settle-groups.js';
 import { Sweeper } from './sweep.js';
 import { checkTrap } from './trap-check.js';
@@ -30,6 +31,8 @@ const IDLE_PULL_MS = 60_000;
 /** Checked traps are remembered this long (past any redelivery after an outage), and at most this many. */
 const REMEMBER_TRAPS_MS = 10 * 60_000;
 const REMEMBER_TRAPS_MAX = 100_000;
+// A scan passed to another host's scanner: a full scan there takes well under this.
+const FORWARDED_SCAN_TIMEOUT_MS = 30_000;
 
 export interface Scanner {
   readonly ctx: ServiceContext<ScannerConfig & { hostName: string; subjectPrefix: string }>;
@@ -64,7 +67,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       return contexts.get(v.guest);
     };
     const reporter = new Reporter(ctx.js, subjects, config.hostName, view);
-    const counters = { traps: 0, benign: 0, scans: 0 };
+    const counters = { traps: 0, benign: 0, scans: 0, scansForwarded: 0 };
     const common = { view, context, reporter, host: config.hostName, productVersion: PRODUCT_VERSION };
     const inHand = new TrapsInHand();
     const settle = new SettleGroups<GuardedBytes>(config.stringQuietMs, Math.max(config.stringQuietMs, config.stringSettleMaxMs));
@@ -137,8 +140,8 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       validator: validators.scanRequest,
       fetchExpiresMs: IDLE_PULL_MS,
       handler: async (request) => {
-        counters.scans += 1;
         await scanGuest(request.guest, request.rules, common);
+        counters.scans += 1;
       },
     });
 
@@ -154,16 +157,24 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       sweeps: sweeper.counters.sweeps,
       sweep_findings: sweeper.counters.findings,
       scans: counters.scans,
+      scans_forwarded: counters.scansForwarded,
       rejected: view.rejected,
       guests: view.all().map((v) => v.guest.guest),
     });
     const control: Service = await startScannerControl(
       ctx.nc,
       subjects,
+      config.hostName,
       {
-        scan: (guest, rules) => {
+        scan: async (guest, rules, route) => {
+          const host = view.guest(slugToken(guest))?.guest.host;
+          if (route && host !== undefined && slugToken(host) !== slugToken(config.hostName)) {
+            counters.scansForwarded += 1;
+            return forwardScan(ctx.nc, subjects, host, { guest, rules: [...rules] }, FORWARDED_SCAN_TIMEOUT_MS);
+          }
+          const reply = await scanGuest(guest, rules, common);
           counters.scans += 1;
-          return scanGuest(guest, rules, common);
+          return reply;
         },
         sweep: async () => {
           await sweeper.sweep();

@@ -11,9 +11,14 @@ import {
 } from '@vmi/contracts';
 import { errorRecord, type Logger } from '@vmi/service-runtime';
 import type { Static, TSchema } from 'typebox';
+import { hostControlSubject } from './scan-forwarding.js';
 
 export interface ScannerControl {
-  scan(guest: string, rules: readonly string[]): Promise<ScannerScanReply>;
+  /**
+   * Scans a guest of this host. With `route`, a guest of another host is passed to a scanner
+   * there; without, it is refused (`GUEST_ELSEWHERE`), so a passed request never travels on.
+   */
+  scan(guest: string, rules: readonly string[], route: boolean): Promise<ScannerScanReply>;
   sweep(): Promise<ScannerStatsReply>;
   stats(): ScannerStatsReply;
 }
@@ -38,12 +43,16 @@ function serve<T extends TSchema>(
 }
 
 /**
- * `vmi.ctl.scanner.{scan,sweep,stats}`: a NATS micro service in a queue group, so any one scanner
- * instance answers.
+ * A NATS micro service in two queue groups:
+ * - `vmi.ctl.scanner.{scan,sweep,stats}`: any one scanner instance answers; a scan of another
+ *   host's guest is passed to a scanner on that host;
+ * - `vmi.ctl.scanner.<host>.{scan,sweep,stats}`: one of this host's scanners answers, for this
+ *   host's guests only.
  */
 export async function startScannerControl(
   nc: NatsConnection,
   subjects: Subjects,
+  host: string,
   control: ScannerControl,
   logger: Logger,
 ): Promise<Service> {
@@ -53,11 +62,16 @@ export async function startScannerControl(
     version: '0.1.0',
     description: 'On-demand scans, sweeps and statistics of the scanners',
   });
-  const group = service.addGroup(subjects.control('scanner'));
-  group.addEndpoint('scan', {
-    handler: (_e, m) => serve(m, validators.scannerScanRequest, (r) => control.scan(r.guest, r.rules ?? []), logger),
-  });
-  group.addEndpoint('sweep', { handler: (_e, m) => serve(m, null, () => control.sweep(), logger) });
-  group.addEndpoint('stats', { handler: (_e, m) => serve(m, null, () => control.stats(), logger) });
+  for (const [root, route] of [
+    [subjects.control('scanner'), true],
+    [hostControlSubject(subjects, host), false],
+  ] as const) {
+    const group = service.addGroup(root);
+    group.addEndpoint('scan', {
+      handler: (_e, m) => serve(m, validators.scannerScanRequest, (r) => control.scan(r.guest, r.rules ?? [], route), logger),
+    });
+    group.addEndpoint('sweep', { handler: (_e, m) => serve(m, null, () => control.sweep(), logger) });
+    group.addEndpoint('stats', { handler: (_e, m) => serve(m, null, () => control.stats(), logger) });
+  }
   return service;
 }

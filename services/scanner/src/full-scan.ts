@@ -21,6 +21,10 @@ export async function scanGuest(guest: string, rules: readonly string[], deps: S
   const started = performance.now();
   const view = deps.view.guest(slugToken(guest));
   if (view === undefined) throw new VmiError(ScannerErrors.GUEST_UNKNOWN, guest);
+  // Its RAM file is a path on its own host: read here, the same path could be another guest's memory.
+  if (slugToken(view.guest.host) !== slugToken(deps.host)) {
+    throw new VmiError(ScannerErrors.GUEST_ELSEWHERE, `${guest} is on ${view.guest.host}`, { details: { host: view.guest.host } });
+  }
   const ctx = await deps.context(slugToken(guest));
   const wanted = new Set(rules);
   const findings: string[] = [];

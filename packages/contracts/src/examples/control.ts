@@ -81,6 +81,7 @@ const scannerStats: ScannerStatsReply = {
   sweeps: 10,
   sweep_findings: 1,
   scans: 0,
+  scans_forwarded: 0,
   rejected: 0,
   guests: ['web-1'],
 };

@@ -131,7 +131,10 @@ export const ScannerStatsReply = Type.Object(
     verdicts: Uint,
     sweeps: Uint,
     sweep_findings: Uint,
+    /** On-demand scans this instance ran. */
     scans: Uint,
+    /** On-demand scans of another host's guest this instance passed to a scanner on that host. */
+    scans_forwarded: Uint,
     rejected: Uint,
     guests: Type.Array(Name, { maxItems: 1000 }),
   },
