@@ -30,6 +30,7 @@ export {
   type PublishOptions,
   publishMessage,
 } from './jetstream.js';
+export { LineSplitter } from './json-lines.js';
 export { type CreateLoggerOptions, createLogger, type Logger, REDACTED_FIELDS } from './logger.js';
 export { type ConnectNatsOptions, connectNats, type NatsConnection } from './nats.js';
 export { DETECTION_PATH_NICE, setProcessNice } from './process-priority.js';

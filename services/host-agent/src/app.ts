@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Service } from '@nats-io/services';
-import { AgentErrors, type AgentListReply, type AgentStatsReply, slugToken, VmiError, validators } from '@vmi/contracts';
+import { AgentErrors, type AgentListReply, type AgentStatsReply, slugToken, type Verdict, VmiError, validators } from '@vmi/contracts';
 import { DETECTION_PATH_NICE, type ServiceContext, type StartServiceOptions, startService } from '@vmi/service-runtime';
 import { BaselineStore } from './baseline-store.js';
 import { AgentConfig } from './config.js';
@@ -39,7 +39,11 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<HostA
     const guests = [...(options.guests ?? []), ...(config.guestsFile === undefined ? [] : await loadGuestsFile(config.guestsFile))];
     const store = await BaselineStore.open(ctx.js, config.subjectPrefix);
     const outbox = new Outbox({ js: ctx.js, logger });
-    const handoff = config.trapHandoffSocket === undefined ? null : await TrapHandoff.listen(config.trapHandoffSocket, logger);
+    // Guest sessions by subject token, for verdicts (filled once the sessions exist, before any trap).
+    const bySlug = new Map<string, GuestSession>();
+    const applyVerdict = (v: Verdict) => bySlug.get(slugToken(v.guest))?.verdict(v);
+    const handoff =
+      config.trapHandoffSocket === undefined ? null : await TrapHandoff.listen(config.trapHandoffSocket, logger, applyVerdict);
     const generationDir = join(tmpdir(), `vmi-generations-${process.pid}`);
     mkdirSync(generationDir, { recursive: true });
     const backends = options.backends ?? nativeBackends(logger, generationDir);
@@ -50,7 +54,7 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<HostA
         new GuestSession({ guest, host: config.hostName, config, subjects, outbox, handoff, store, backends, logger }),
       );
     }
-    const bySlug = new Map([...sessions.values()].map((s) => [slugToken(s.name), s]));
+    for (const s of sessions.values()) bySlug.set(slugToken(s.name), s);
 
     // Verdicts for held traps of this host's guests (the scanner publishes them to JetStream; a core
     // subscription sees each as it is stored).
@@ -58,8 +62,7 @@ export async function startAgent(options: StartAgentOptions = {}): Promise<HostA
       callback: (err, msg) => {
         if (err !== null) return;
         try {
-          const v = validators.verdict.decode(msg.data);
-          bySlug.get(slugToken(v.guest))?.verdict(v);
+          applyVerdict(validators.verdict.decode(msg.data));
         } catch (e) {
           logger.warn({ err: (e as Error).message }, 'verdict refused');
         }

@@ -1,5 +1,8 @@
 import type { Verdict } from '@vmi/contracts';
 
+/** Settled traps remembered: far more than the verdicts one trap's two copies can be apart by. */
+const SETTLED_KEPT = 4096;
+
 export interface HeldTrap {
   readonly trapId: string;
   readonly seq: bigint;
@@ -23,6 +26,11 @@ export class Enforcer {
   private readonly held = new Map<string, { held: HeldTrap; timer: NodeJS.Timeout }>();
   /** Verdicts that arrived before their trap was registered (the scanner can be that fast). */
   private readonly early = new Map<string, Verdict>();
+  /**
+   * Traps settled lately, oldest first: a verdict comes twice (over the trap handoff and as its
+   * JetStream record), and the second copy must not wait among the early ones, crowding them out.
+   */
+  private readonly settled = new Set<string>();
   readonly counters = { held: 0, released: 0, restored: 0, timedOut: 0 };
 
   constructor(private readonly options: EnforcerOptions) {}
@@ -41,6 +49,7 @@ export class Enforcer {
     }
     const timer = setTimeout(() => {
       this.held.delete(held.trapId);
+      this.remember(held.trapId);
       this.counters.timedOut += 1;
       this.options.onTimeout(held);
       held.release(false).catch((err: unknown) => this.options.onError(held, err));
@@ -51,6 +60,7 @@ export class Enforcer {
   /** Applies a verdict; returns false when it is for no trap this agent holds. */
   verdict(verdict: Verdict): boolean {
     const entry = this.held.get(verdict.trap_id);
+    if (entry === undefined && this.settled.has(verdict.trap_id)) return false;
     if (entry === undefined) {
       // Keep a few early verdicts briefly; anything else is for another agent or already settled.
       if (this.early.size < 1024) {
@@ -65,7 +75,13 @@ export class Enforcer {
     return true;
   }
 
+  private remember(trapId: string): void {
+    this.settled.add(trapId);
+    if (this.settled.size > SETTLED_KEPT) this.settled.delete(this.settled.values().next().value as string);
+  }
+
   private settle(held: HeldTrap, verdict: Verdict): void {
+    this.remember(held.trapId);
     const restore = verdict.verdict === 'malicious' && verdict.restore;
     held.release(restore).then(
       () => {

@@ -4,7 +4,7 @@ import { CONSUMERS, ScannerErrors, type ScannerStatsReply, slugToken, VmiError, 
 import { DETECTION_PATH_NICE, type ServiceContext, type StartServiceOptions, startService, withSpan } from '@vmi/service-runtime';
 import { ScannerConfig } from './config.js';
 import { startScannerControl } from './control-service.js';
-import { startFastTraps } from './fast-traps.js';
+import { type FastTraps, startFastTraps } from './fast-traps.js';
 import { scanGuest } from './full-scan.js';
 import { type GuestContext, GuestContexts, type OpenReader } from './guest-context.js';
 import type { GuardedBytes } from './guest-reader.js';
@@ -66,7 +66,9 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       if (v === undefined) throw new VmiError(ScannerErrors.GUEST_UNKNOWN, guest);
       return contexts.get(v.guest);
     };
-    const reporter = new Reporter(ctx.js, subjects, config.hostName, view);
+    // Set once the fast path is up (below); held traps' verdicts go back the way their traps came.
+    let fast: FastTraps | null = null;
+    const reporter = new Reporter(ctx.js, subjects, config.hostName, view, (verdict) => fast?.handBack(verdict) ?? false);
     const counters = { traps: 0, benign: 0, scans: 0, scansForwarded: 0 };
     const common = { view, context, reporter, host: config.hostName, productVersion: PRODUCT_VERSION };
     const inHand = new TrapsInHand();
@@ -124,7 +126,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       fetchExpiresMs: IDLE_PULL_MS,
       handler: (event, message) => intake.durable(event, message.deliveryCount),
     });
-    const fast = startFastTraps({
+    fast = startFastTraps({
       nc: ctx.nc,
       subjects,
       host: config.hostName,
@@ -134,7 +136,8 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       intake,
       logger,
     });
-    if (fast !== null) ctx.shutdown.add('fast traps', () => fast.stop());
+    const fastTraps = fast;
+    if (fastTraps !== null) ctx.shutdown.add('fast traps', () => fastTraps.stop());
     await ctx.consume({
       consumer: CONSUMERS.scannerScans(config.hostName, config.subjectPrefix),
       validator: validators.scanRequest,

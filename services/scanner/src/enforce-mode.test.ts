@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import { SCHEMA_VERSION, type TrapEvent, type Verdict } from '@vmi/contracts';
 import { type GuestRig, standardPolicy, startRig } from '@vmi/host-agent/testing';
+import { LineSplitter } from '@vmi/service-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRigScanner } from './test-support/scanner-rig.js';
 
@@ -42,6 +46,46 @@ describe('enforce mode', () => {
     // The attacker's value was really written first: the finding shows it.
     expect(Buffer.from(f.evidence.new_bytes, 'hex').equals(original)).toBe(false);
     await scanner.stop();
+  });
+
+  it('releases the vCPU on a verdict handed back over the trap handoff, with no broker trip', async () => {
+    // This test is the host's scanner: it takes the trap from the agent's socket and answers on it;
+    // nothing publishes a verdict on NATS, so only the handed-back one can release the hold.
+    const socket = connect(rig.handoffSocket);
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    const events: TrapEvent[] = [];
+    const lines = new LineSplitter(1 << 20, (line) => events.push((JSON.parse(line.toString('utf8')) as { event: TrapEvent }).event));
+    socket.on('data', (chunk: Buffer) => void lines.push(chunk));
+    try {
+      const original = await entry(152);
+      const restoredBefore = rig.agent?.sessions.get(GUEST)?.stats().restored ?? 0;
+      const attack = rig.attack(`hook-syscall ${hex(table)} 152 direct`);
+      const trap = await rig.waitFor('the held trap', () => events.find((e) => e.region.object === 'sys_call_table[152]'));
+      expect(trap.held).toBe(true);
+      const verdict: Verdict = {
+        id: randomUUID(),
+        time: new Date().toISOString(),
+        version: SCHEMA_VERSION,
+        type: 'verdict',
+        host: trap.host,
+        guest: GUEST,
+        trap_id: trap.id,
+        verdict: 'malicious',
+        reason: 'handed back by the test',
+        finding_id: null,
+        restore: true,
+      };
+      // A bad line first: refused and counted, the hold keeps waiting for a good one.
+      socket.write('{"verdict": {"trap_id": 1}}\n');
+      socket.write(`${JSON.stringify({ verdict })}\n`);
+      await attack;
+      await rig.waitFor('restore', () => (rig.agent?.sessions.get(GUEST)?.stats().restored ?? 0) > restoredBefore || undefined);
+      expect((await entry(152)).equals(original)).toBe(true);
+      expect(rig.agent?.sessions.get(GUEST)?.stats().released_on_timeout).toBe(0);
+      expect(rig.verdicts.find((v) => v.trap_id === trap.id)).toBeUndefined();
+    } finally {
+      socket.destroy();
+    }
   });
 
   it('lets the write through when no verdict comes in time, and reports that enforcement lapsed', async () => {

@@ -1,5 +1,5 @@
 import { ROOT_CONTEXT } from '@opentelemetry/api';
-import { type Subjects, type TrapEvent, validators } from '@vmi/contracts';
+import { type Subjects, type TrapEvent, type Verdict, validators } from '@vmi/contracts';
 import { extractTraceContext, type Logger, type NatsConnection } from '@vmi/service-runtime';
 import { type HandoffTrace, TrapHandoffClient } from './trap-handoff-client.js';
 import type { TrapIntake } from './trap-intake.js';
@@ -21,6 +21,8 @@ export interface FastTrapsOptions {
 export interface FastTraps {
   /** Trap events taken from the agent's handoff socket. */
   handedOver(): number;
+  /** Hands a held trap's verdict straight back to the agent (handoff only); false when it could not. */
+  handBack(verdict: Verdict): boolean;
   /** Takes no more fast copies and waits for the checks of those taken. */
   stop(): Promise<void>;
 }
@@ -49,6 +51,7 @@ export function startFastTraps(o: FastTrapsOptions): FastTraps | null {
     client.start();
     return {
       handedOver: () => client.counters.received,
+      handBack: (verdict) => client.handBack(verdict),
       stop: async () => {
         client.stop();
         await o.intake.drain();
@@ -72,6 +75,7 @@ export function startFastTraps(o: FastTrapsOptions): FastTraps | null {
   });
   return {
     handedOver: () => 0,
+    handBack: () => false,
     stop: async () => {
       sub.unsubscribe();
       await o.intake.drain();

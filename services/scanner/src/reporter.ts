@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { JetStreamClient } from '@nats-io/jetstream';
-import { type Finding, SCHEMA_VERSION, type Subjects, type Verdict, validators } from '@vmi/contracts';
+import { type Finding, SCHEMA_VERSION, type Subjects, slugToken, type Verdict, validators } from '@vmi/contracts';
 import { publishMessage } from '@vmi/service-runtime';
 import { v5 as uuidv5 } from 'uuid';
 import type { ProtectionView } from './protection-view.js';
@@ -24,6 +24,8 @@ export class Reporter {
     private readonly subjects: Subjects,
     private readonly host: string,
     private readonly view: ProtectionView,
+    /** Hands a held trap's verdict straight to the agent holding it (the trap handoff); false when it could not. */
+    private readonly handBack: (verdict: Verdict) => boolean = () => false,
   ) {}
 
   /** The finding that already stands for this state of the object, from any scanner. */
@@ -68,6 +70,8 @@ export class Reporter {
     reason: string;
     findingId: string | null;
     restore: boolean;
+    /** The agent holds the writing vCPU until this verdict reaches it. */
+    held: boolean;
   }): Promise<Verdict> {
     const verdict: Verdict = {
       id: uuidv5(`verdict:${input.trapId}`, VERDICT_NAMESPACE),
@@ -82,8 +86,12 @@ export class Reporter {
       finding_id: input.findingId,
       restore: input.restore,
     };
+    validators.verdict.parse(verdict);
+    // A held vCPU waits for it: straight to the agent first, then the record. A crash between the
+    // two leaves the trap unacknowledged, so it is checked again and the record still written.
+    if (input.held && slugToken(input.host) === slugToken(this.host)) this.handBack(verdict);
     // Addressed to the agent that holds the trap: its host is in the subject.
-    await publishMessage(this.js, this.subjects.verdict(input.host, input.guest), verdict, { validator: validators.verdict });
+    await publishMessage(this.js, this.subjects.verdict(input.host, input.guest), verdict);
     this.counters.verdicts += 1;
     return verdict;
   }

@@ -119,6 +119,7 @@ async function judgeTrap(event: TrapEvent, deps: TrapCheckDeps): Promise<TrapOut
     reason: result.reason,
     findingId,
     restore: result.malicious && event.held,
+    held: event.held,
   });
   return { malicious: result.malicious, findingId, published, reason: result.reason };
 }

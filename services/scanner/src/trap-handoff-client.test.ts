@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXAMPLES, type TrapEvent } from '@vmi/contracts';
+import { EXAMPLES, type TrapEvent, type Verdict } from '@vmi/contracts';
 import { createLogger } from '@vmi/service-runtime';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TrapHandoffClient } from './trap-handoff-client.js';
@@ -80,7 +80,7 @@ describe('the scanner side of the trap handoff', () => {
       await until('two events', () => got.length === 2);
       expect(got).toEqual(['0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e61', '0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e62']);
       expect(traces).toEqual([traceparent, undefined]);
-      expect(client.counters).toEqual({ received: 2, refused: bad.length });
+      expect(client.counters).toEqual({ received: 2, refused: bad.length, verdicts: 0 });
       expect(client.connected).toBe(true);
     } finally {
       client.stop();
@@ -104,6 +104,29 @@ describe('the scanner side of the trap handoff', () => {
     } finally {
       client.stop();
       await agent.close();
+    }
+  });
+
+  it('hands verdicts back to the agent on its connection, one line each, and says when it cannot', async () => {
+    const path = join(dir, 'd.sock');
+    const verdict = EXAMPLES.verdict?.good as Verdict;
+    const client = new TrapHandoffClient(path, () => undefined, logger);
+    client.start();
+    try {
+      expect(client.handBack(verdict)).toBe(false);
+      const agent = await agentSocket(path);
+      await until('a connection', () => agent.sockets.length === 1 && client.connected);
+      const received: string[] = [];
+      agent.sockets[0]?.on('data', (chunk: Buffer) => received.push(chunk.toString('utf8')));
+      expect(client.handBack(verdict)).toBe(true);
+      expect(client.handBack({ ...verdict, trap_id: '0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e70' })).toBe(true);
+      await until('two lines', () => received.join('').split('\n').length === 3);
+      const lines = received.join('').split('\n').slice(0, 2).map((l) => JSON.parse(l) as { verdict: Verdict });
+      expect(lines.map((l) => l.verdict.trap_id)).toEqual([verdict.trap_id, '0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e70']);
+      expect(client.counters.verdicts).toBe(2);
+      await agent.close();
+    } finally {
+      client.stop();
     }
   });
 

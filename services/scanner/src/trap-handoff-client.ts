@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import { type TrapEvent, validators } from '@vmi/contracts';
-import type { Logger } from '@vmi/service-runtime';
+import { type TrapEvent, type Verdict, validators } from '@vmi/contracts';
+import { LineSplitter, type Logger } from '@vmi/service-runtime';
 
 /** A trap event is a few KiB of JSON; a line longer than this is not one, and the stream is dropped. */
 const MAX_LINE_BYTES = 256 * 1024;
@@ -37,7 +37,7 @@ export class TrapHandoffClient {
   private retryMs = RETRY_MIN_MS;
   private stopped = false;
   private wasConnected = false;
-  readonly counters = { received: 0, refused: 0 };
+  readonly counters = { received: 0, refused: 0, verdicts: 0 };
 
   constructor(
     private readonly path: string,
@@ -57,32 +57,17 @@ export class TrapHandoffClient {
     if (this.stopped) return;
     const socket = connect(this.path);
     this.socket = socket;
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
+    const lines = new LineSplitter(MAX_LINE_BYTES, (line) => this.line(line));
     socket.on('connect', () => {
       this.retryMs = RETRY_MIN_MS;
       this.wasConnected = true;
       this.logger.info({ path: this.path }, 'taking traps from the agent handoff');
     });
     socket.on('data', (chunk: Buffer) => {
-      let start = 0;
-      for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
-        const part = chunk.subarray(start, nl);
-        const line = pendingBytes === 0 ? part : Buffer.concat([...pending, part]);
-        pending = [];
-        pendingBytes = 0;
-        start = nl + 1;
-        this.line(line);
-      }
-      if (start < chunk.length) {
-        pending.push(chunk.subarray(start));
-        pendingBytes += chunk.length - start;
-        if (pendingBytes > MAX_LINE_BYTES) {
-          this.counters.refused += 1;
-          this.logger.warn({ bytes: pendingBytes }, 'trap handoff line too long; reconnecting');
-          socket.destroy();
-        }
-      }
+      if (lines.push(chunk)) return;
+      this.counters.refused += 1;
+      this.logger.warn({ maxBytes: MAX_LINE_BYTES }, 'trap handoff line too long; reconnecting');
+      socket.destroy();
     });
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -97,7 +82,6 @@ export class TrapHandoffClient {
   }
 
   private line(bytes: Buffer): void {
-    if (bytes.length === 0) return;
     let event: TrapEvent;
     let trace: HandoffTrace;
     try {
@@ -113,6 +97,18 @@ export class TrapHandoffClient {
     }
     this.counters.received += 1;
     this.onEvent(event, trace);
+  }
+
+  /**
+   * Hands a verdict back to the agent that holds its trap's vCPU: one line,
+   * `{"verdict": <verdict>}`, ahead of the verdict's JetStream record. False when not connected.
+   */
+  handBack(verdict: Verdict): boolean {
+    const socket = this.socket;
+    if (socket === null || !this.connected || !socket.writable) return false;
+    socket.write(`${JSON.stringify({ verdict })}\n`);
+    this.counters.verdicts += 1;
+    return true;
   }
 
   stop(): void {
