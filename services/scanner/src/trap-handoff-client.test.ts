@@ -121,7 +121,11 @@ describe('the scanner side of the trap handoff', () => {
       expect(client.handBack(verdict)).toBe(true);
       expect(client.handBack({ ...verdict, trap_id: '0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e70' })).toBe(true);
       await until('two lines', () => received.join('').split('\n').length === 3);
-      const lines = received.join('').split('\n').slice(0, 2).map((l) => JSON.parse(l) as { verdict: Verdict });
+      const lines = received
+        .join('')
+        .split('\n')
+        .slice(0, 2)
+        .map((l) => JSON.parse(l) as { verdict: Verdict });
       expect(lines.map((l) => l.verdict.trap_id)).toEqual([verdict.trap_id, '0f2c1a9e-8a55-4c1f-9d1e-1b2f3c4d5e70']);
       expect(client.counters.verdicts).toBe(2);
       await agent.close();
