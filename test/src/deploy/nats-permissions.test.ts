@@ -44,6 +44,26 @@ describe('per-service NATS permissions', () => {
     }
   });
 
+  it("lets the scanner record reported states in the protection KV but not touch the agents' baselines", async () => {
+    const nc = await as('scanner', 'NATS_PASS_SCANNER');
+    try {
+      expect(await tryPublish(nc, '$KV.vmi-protection.web-1.f.sys_call_table-39')).toBeNull();
+      expect(await tryPublish(nc, '$KV.vmi-protection.web-1.r.sys_call_table-39')).toMatch(/vmi-protection\.web-1\.r\./);
+      expect(await tryPublish(nc, '$KV.vmi-protection.web-1.guest')).toMatch(/vmi-protection\.web-1\.guest/);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("lets a scanner ask another host's scanners for a scan", async () => {
+    const nc = await as('scanner', 'NATS_PASS_SCANNER');
+    try {
+      expect(await tryPublish(nc, 'vmi.ctl.scanner.hv-2.scan')).toBeNull();
+    } finally {
+      await nc.close();
+    }
+  });
+
   it('refuses the host agent publishing findings', async () => {
     const nc = await as('host-agent', 'NATS_PASS_HOST_AGENT');
     try {

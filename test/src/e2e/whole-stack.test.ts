@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Msg } from '@nats-io/transport-node';
@@ -115,5 +115,13 @@ describe('the whole stack, end to end', () => {
       return ['host-agent', 'scanner', 'audit'].every((n) => s.has(n)) ? s : undefined;
     });
     expect([...services].sort()).toEqual(expect.arrayContaining(['audit', 'host-agent', 'scanner']));
+
+    // One change, one finding: the sweep (every 5 s) passes over the hooked entry and finds the
+    // state reported already.
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(findings.filter((f) => f.finding.evidence.object === 'sys_call_table[39]').map((f) => f.finding.id)).toEqual([hit.finding.id]);
+    // Every service did all of that within its own NATS user's subjects (the scanner's record of
+    // the reported state in the protection KV included): the server logged no violation.
+    expect(readFileSync(join(runDir, 'logs', 'nats.log'), 'utf8')).not.toMatch(/Violation/);
   }, 240_000);
 });
