@@ -146,4 +146,10 @@ export const NATS_HEADERS = {
   errorCode: 'Vmi-Error-Code',
   originalSubject: 'Vmi-Original-Subject',
   schema: 'Vmi-Schema',
+  /**
+   * Set on a trap event to `none` when the agent had a handoff socket and handed the event to no
+   * scanner (none connected, or all lagging): no fast copy exists, so a scanner checks the durable
+   * one at once instead of waiting for another instance's fast check.
+   */
+  fastCopy: 'Vmi-Fast-Copy',
 } as const;

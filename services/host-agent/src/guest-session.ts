@@ -5,6 +5,7 @@ import {
   type AgentGuestStats,
   type AgentGuestStatus,
   KernelSymbols,
+  NATS_HEADERS,
   newId,
   type PolicyRule,
   type ProtectedRegion,
@@ -502,9 +503,11 @@ export class GuestSession {
     // Validated once for both copies. The handoff goes first: it is the detection path, and the
     // scanner's check starts while the durable publish is still being prepared.
     validators.trapEvent.parse(event);
-    this.deps.handoff?.send(event, headers);
+    const handed = this.deps.handoff?.send(event, headers);
     this.deps.outbox
-      .send(this.deps.subjects.trap(this.deps.host, this.name), event, { headers })
+      .send(this.deps.subjects.trap(this.deps.host, this.name), event, {
+        headers: handed === false ? { ...headers, [NATS_HEADERS.fastCopy]: 'none' } : headers,
+      })
       .catch((err: unknown) => this.log.error({ err, trap: event.id }, 'trap event not published'));
   }
 

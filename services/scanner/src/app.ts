@@ -1,6 +1,6 @@
 import type { Service } from '@nats-io/services';
 import { SpanKind } from '@opentelemetry/api';
-import { CONSUMERS, ScannerErrors, type ScannerStatsReply, slugToken, VmiError, validators } from '@vmi/contracts';
+import { CONSUMERS, NATS_HEADERS, ScannerErrors, type ScannerStatsReply, slugToken, VmiError, validators } from '@vmi/contracts';
 import { DETECTION_PATH_NICE, type ServiceContext, type StartServiceOptions, startService, withSpan } from '@vmi/service-runtime';
 import { ScannerConfig } from './config.js';
 import { startScannerControl } from './control-service.js';
@@ -124,7 +124,7 @@ export async function startScanner(options: StartScannerOptions = {}): Promise<S
       validator: validators.trapEvent,
       concurrency: config.trapConcurrency,
       fetchExpiresMs: IDLE_PULL_MS,
-      handler: (event, message) => intake.durable(event, message.deliveryCount),
+      handler: (event, message) => intake.durable(event, message.deliveryCount, message.headers?.get(NATS_HEADERS.fastCopy) !== 'none'),
     });
     fast = startFastTraps({
       nc: ctx.nc,

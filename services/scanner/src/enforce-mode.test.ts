@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
-import { SCHEMA_VERSION, type TrapEvent, type Verdict } from '@vmi/contracts';
+import { NATS_HEADERS, SCHEMA_VERSION, type TrapEvent, type Verdict } from '@vmi/contracts';
 import { type GuestRig, standardPolicy, startRig } from '@vmi/host-agent/testing';
 import { LineSplitter } from '@vmi/service-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,8 +89,19 @@ describe('enforce mode', () => {
   });
 
   it('lets the write through when no verdict comes in time, and reports that enforcement lapsed', async () => {
+    // No scanner is connected: the agent hands the trap to none, and says so on its record.
+    const fastCopy: Array<string | undefined> = [];
+    const sub = rig.nc.subscribe(`${rig.prefix}.trap.>`, {
+      callback: (_e, m) => {
+        if ((JSON.parse(new TextDecoder().decode(m.data)) as TrapEvent).region.object === 'sys_call_table[151]') {
+          fastCopy.push(m.headers?.get(NATS_HEADERS.fastCopy));
+        }
+      },
+    });
     const original = await entry(151);
     await rig.attack(`hook-syscall ${hex(table)} 151 image`);
+    sub.unsubscribe();
+    expect(fastCopy).toEqual(['none']);
     const lost = await rig.waitFor(
       'fail-open report',
       () => rig.agentEvents.find((e) => e.event === 'protection-lost' && e.error?.code === 'VMI_ERR_AGENT_VERDICT_TIMEOUT'),

@@ -105,6 +105,16 @@ describe('taking each trap from its fast copy and its durable copy', () => {
     await redelivered;
   });
 
+  it('checks at once a durable copy the agent handed to no scanner: no fast check exists to wait for', async () => {
+    const { calls, check } = checker();
+    const intake = new TrapIntake(check, { ...options, graceMs: 60_000 });
+    const durable = intake.durable(trap('g'), 1, false);
+    await tick();
+    expect(calls.map((c) => c.id)).toEqual(['g']);
+    calls[0]?.settle(true);
+    await durable;
+  });
+
   it('forgets the oldest traps beyond its memory', async () => {
     const { calls, check } = checker();
     const intake = new TrapIntake(check, { ...options, maxFastInFlight: 100, rememberMax: 3 });

@@ -33,7 +33,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  *
  * One connection gets the fast copy before the durable one, so a durable copy this instance never
  * saw fast went to another instance or nowhere: it waits `graceMs` on first delivery for the other
- * instance's finding to be recorded (shared state keeps the finding single), then is checked.
+ * instance's finding to be recorded (shared state keeps the finding single), then is checked. One
+ * the agent says it handed to no scanner (`fastCopy: false`) has no fast copy anywhere to wait for.
  */
 export class TrapIntake {
   private readonly checks = new Map<string, Check>();
@@ -81,11 +82,12 @@ export class TrapIntake {
 
   /**
    * A durable copy: done once the fast copy's check succeeds, else checked here. A failed check
-   * throws, so the consumer retries the trap.
+   * throws, so the consumer retries the trap. `fastCopy` false: the agent handed this trap to no
+   * scanner, so no instance can be checking it yet.
    */
-  async durable(event: TrapEvent, deliveryCount: number): Promise<void> {
+  async durable(event: TrapEvent, deliveryCount: number, fastCopy = true): Promise<void> {
     let seen = this.checks.get(event.id);
-    if (seen === undefined && deliveryCount === 1 && this.options.graceMs > 0) {
+    if (seen === undefined && deliveryCount === 1 && fastCopy && this.options.graceMs > 0) {
       await sleep(this.options.graceMs);
       seen = this.checks.get(event.id);
     }
