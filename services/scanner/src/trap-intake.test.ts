@@ -68,9 +68,9 @@ describe('taking each trap from its fast copy and its durable copy', () => {
     expect(intake.counters).toMatchObject({ fast: 0, durable: 1 });
   });
 
-  it('leaves fast copies beyond its limit to the durable path', async () => {
+  it('leaves fast copies beyond its limit to the durable path, which checks them without a grace period', async () => {
     const { calls, check } = checker();
-    const intake = new TrapIntake(check, { ...options, maxFastInFlight: 2 });
+    const intake = new TrapIntake(check, { ...options, maxFastInFlight: 2, graceMs: 60_000 });
     for (const id of ['d1', 'd2', 'd3']) intake.fast(trap(id));
     expect(calls.map((c) => c.id)).toEqual(['d1', 'd2']);
     expect(intake.counters.deferred).toBe(1);
@@ -83,6 +83,18 @@ describe('taking each trap from its fast copy and its durable copy', () => {
     // Room again once the fast checks are done.
     intake.fast(trap('d4'));
     expect(calls.map((c) => c.id)).toContain('d4');
+  });
+
+  it('checks a held trap at once even beyond its limit: a vCPU waits for its verdict', async () => {
+    const { calls, check } = checker();
+    const intake = new TrapIntake(check, { ...options, maxFastInFlight: 1 });
+    intake.fast(trap('h1'));
+    intake.fast({ ...trap('h2'), held: true });
+    intake.fast(trap('h3'));
+    expect(calls.map((c) => c.id)).toEqual(['h1', 'h2']);
+    expect(intake.counters.deferred).toBe(1);
+    for (const c of calls) c.settle(true);
+    await intake.drain();
   });
 
   it('gives another instance the grace period on a first durable delivery it never saw fast', async () => {

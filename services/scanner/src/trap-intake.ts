@@ -56,11 +56,16 @@ export class TrapIntake {
     private readonly options: TrapIntakeOptions,
   ) {}
 
-  /** A fast copy: checked now, unless this trap is in hand already or too many are. */
+  /**
+   * A fast copy: checked now, unless this trap is in hand already or too many are. A held trap is
+   * checked now whatever the count: its vCPU waits for the verdict (and there is one per stop).
+   */
   fast(event: TrapEvent, parent?: Context): void {
     if (this.checks.has(event.id)) return;
-    if (this.fastInFlight >= this.options.maxFastInFlight) {
+    if (this.fastInFlight >= this.options.maxFastInFlight && !event.held) {
       this.counters.deferred += 1;
+      // Known here and left unchecked: its durable copy is checked at once, with no grace to give.
+      this.remember(event.id, Promise.resolve(false));
       return;
     }
     this.fastInFlight += 1;
